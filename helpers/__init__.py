@@ -1,0 +1,6 @@
+"""Tested helpers for the cnn-course notebooks: configuration, images, plots, metrics."""
+
+from . import config, images, metrics, plots
+from .config import pick, setup
+
+__all__ = ["config", "images", "metrics", "plots", "pick", "setup"]

@@ -1,0 +1,62 @@
+"""Unit tests of helpers.plots: every function returns a labelled Figure and rejects bad input."""
+
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+
+from helpers import plots
+
+RNG = np.random.default_rng(1)
+
+
+def test_show_images_grid_titles_and_gray_default():
+    images = [RNG.random((8, 8)), RNG.integers(0, 255, (8, 8, 3), dtype=np.uint8), RNG.random((8, 8, 1))]
+    fig = plots.show_images(images, ["a", "b", "c"], ncols=2, suptitle="grid")
+    assert isinstance(fig, Figure)
+    axes = fig.axes
+    assert len(axes) == 4 and [ax.get_title() for ax in axes[:3]] == ["a", "b", "c"]
+    assert axes[0].images[0].get_cmap().name == "gray"
+    assert not axes[3].images  # the spare cell is empty
+    assert fig._suptitle.get_text() == "grid"
+
+
+def test_show_images_bad_input():
+    with pytest.raises(ValueError, match="images is empty"):
+        plots.show_images([])
+    with pytest.raises(ValueError, match="2 images but 1 titles"):
+        plots.show_images([np.zeros((2, 2))] * 2, ["one"])
+    with pytest.raises(ValueError, match="ncols must be >= 1"):
+        plots.show_images([np.zeros((2, 2))], ncols=0)
+    with pytest.raises(ValueError, match="images\\[1\\] must have shape"):
+        plots.show_images([np.zeros((2, 2)), np.zeros(4)])
+
+
+def test_compare_images_uses_keys_as_titles():
+    fig = plots.compare_images({"mean": np.zeros((4, 4)), "luma": np.ones((4, 4))}, cmap=None)
+    assert [ax.get_title() for ax in fig.axes] == ["mean", "luma"]
+    assert fig.axes[0].images[0].get_cmap().name != "gray"
+    with pytest.raises(ValueError, match="nothing to compare"):
+        plots.compare_images({})
+
+
+def test_show_kernel_effect_writes_the_kernel_values():
+    kernel = np.array([[1, 0, -1]] * 3)
+    fig = plots.show_kernel_effect(np.zeros((6, 6)), kernel, np.zeros((6, 6)), name="edge")
+    assert fig.axes[1].get_title() == "edge 3x3"
+    assert sorted({t.get_text() for t in fig.axes[1].texts}) == ["-1", "0", "1"]
+    with pytest.raises(ValueError, match="result must have shape"):
+        plots.show_kernel_effect(np.zeros((6, 6)), kernel, np.zeros(3))
+
+
+def test_show_matrix_labels_every_cell():
+    fig = plots.show_matrix(np.arange(6).reshape(2, 3), title="m")
+    assert len(fig.axes[0].texts) == 6 and fig.axes[0].get_title() == "m"
+    with pytest.raises(ValueError, match="matrix must have shape"):
+        plots.show_matrix(np.zeros((2, 2, 2)))
+
+
+def test_channel_histograms_colour_and_gray():
+    fig = plots.channel_histograms(RNG.integers(0, 255, (5, 5, 3), dtype=np.uint8))
+    assert fig.axes[0].get_xlabel() == "pixel value" and fig.axes[0].get_legend() is not None
+    fig = plots.channel_histograms(RNG.random((5, 5)))
+    assert fig.axes[0].get_legend() is None
