@@ -115,3 +115,39 @@ def channel_histograms(image: np.ndarray, bins: int = 64, title: str = "Channel 
     ax.set_ylabel("number of pixels")
     fig.tight_layout()
     return fig
+
+
+def _history_dict(history: object) -> dict[str, list[float]]:
+    """Accept a keras History or its .history dict."""
+    values = getattr(history, "history", history)
+    if not isinstance(values, dict) or not values:
+        raise ValueError("history must be a non-empty keras History or dict of per-epoch lists")
+    return values
+
+
+def plot_history(histories: dict[str, object], metrics: Sequence[str] = ("accuracy", "loss"),
+                 title: str = "Learning curves") -> Figure:
+    """Training (solid) and validation (dashed) curves per epoch, one panel per metric, one colour per run."""
+    if not histories:
+        raise ValueError("histories is empty: nothing to plot")
+    runs = {name: _history_dict(h) for name, h in histories.items()}
+    for name, values in runs.items():
+        missing = [m for m in metrics if m not in values]
+        if missing:
+            raise ValueError(f"history {name!r} has no {missing}; it has {sorted(values)}")
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 3.6), squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
+        for index, (name, values) in enumerate(runs.items()):
+            colour = f"C{index}"
+            epochs = range(1, len(values[metric]) + 1)
+            ax.plot(epochs, values[metric], "-o", color=colour, markersize=3, label=f"{name} train")
+            if f"val_{metric}" in values:
+                ax.plot(epochs, values[f"val_{metric}"], "--s", color=colour, markersize=3,
+                        label=f"{name} validation")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        ax.set_title(metric)
+        ax.legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

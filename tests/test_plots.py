@@ -60,3 +60,24 @@ def test_channel_histograms_colour_and_gray():
     assert fig.axes[0].get_xlabel() == "pixel value" and fig.axes[0].get_legend() is not None
     fig = plots.channel_histograms(RNG.random((5, 5)))
     assert fig.axes[0].get_legend() is None
+
+
+def test_plot_history_draws_train_and_validation_per_run():
+    runs = {"baseline": {"accuracy": [0.5, 0.9], "val_accuracy": [0.5, 0.6], "loss": [1, 0.5], "val_loss": [1, 1]},
+            "dropout": {"accuracy": [0.5, 0.7], "loss": [1.0, 0.8]}}
+    fig = plots.plot_history(runs)
+    assert [ax.get_title() for ax in fig.axes] == ["accuracy", "loss"]
+    assert len(fig.axes[0].lines) == 3 and fig.axes[0].get_xlabel() == "epoch"
+
+
+def test_plot_history_accepts_a_keras_history_and_rejects_bad_input():
+    class FakeHistory:
+        history = {"loss": [1.0, 0.5]}
+
+    assert plots.plot_history({"run": FakeHistory()}, metrics=["loss"]).axes[0].get_ylabel() == "loss"
+    with pytest.raises(ValueError, match="nothing to plot"):
+        plots.plot_history({})
+    with pytest.raises(ValueError, match="has no \\['accuracy'\\]"):
+        plots.plot_history({"run": FakeHistory()})
+    with pytest.raises(ValueError, match="non-empty keras History"):
+        plots.plot_history({"run": {}})
