@@ -1,0 +1,60 @@
+"""Checks every chapter notebook against the course's conventions (see README, 'Writing and changing a chapter')."""
+
+import re
+
+import nbformat
+import pytest
+
+from helpers.config import project_root
+from helpers.execution import chapter_notebooks
+
+NOTEBOOKS = chapter_notebooks()
+IDS = [path.name for path in NOTEBOOKS]
+
+
+def code_cells(path):
+    return [cell for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "code"]
+
+
+def test_chapters_are_numbered_from_01_without_gaps():
+    numbers = [int(path.name[:2]) for path in NOTEBOOKS]
+    assert numbers == list(range(1, len(numbers) + 1))
+    assert all(re.fullmatch(r"\d\d_[a-z0-9_]+\.ipynb", path.name) for path in NOTEBOOKS)
+
+
+def test_readme_chapter_table_lists_every_notebook():
+    readme = (project_root() / "README.md").read_text(encoding="utf-8")
+    missing = [path.name for path in NOTEBOOKS if f"(notebooks/{path.name})" not in readme]
+    assert not missing, f"README.md's chapter table lacks {missing}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_notebook_opens_with_title_and_setup(path):
+    cells = nbformat.read(path, as_version=4).cells
+    assert cells[0].cell_type == "markdown" and cells[0].source.startswith(f"# Chapter {path.name[:2]}")
+    first_code = code_cells(path)[0].source
+    assert "helpers.setup(" in first_code and first_code.startswith("# NBVAL_IGNORE_OUTPUT")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_notebook_has_asserts_and_stored_outputs_without_errors(path):
+    cells = code_cells(path)
+    assert sum("assert " in cell.source for cell in cells) >= 3, "claims must be asserts"
+    assert all(cell.execution_count for cell in cells), "regenerate outputs with ./course regen"
+    errors = [o for cell in cells for o in cell.outputs if o.output_type == "error"]
+    assert not errors, f"stored error output: {errors[0].get('ename')}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_notebook_avoids_known_traps(path):
+    for cell in code_cells(path):
+        source = cell.source
+        assert "NBVAL_RAISES_EXCEPTION" not in source, "passes even if nothing is raised: assert it yourself"
+        assert "NBVAL_SKIP" not in source
+        lines = [line for line in source.splitlines() if line.strip()]
+        assert not any(line.lstrip().startswith(("!", "%pip", "%sh", "%%bash")) for line in lines), \
+            "no shell escapes: the notebooks run the same on every OS"
+        assert not re.search(r"['\"](/home/|/Users/|C:\\\\|/content/)", source), "no absolute home paths"
+        if lines:
+            assert not lines[-1].rstrip().endswith(";"), \
+                f"a trailing ';' does not hide the value under nbval: {lines[-1]!r}"
