@@ -27,10 +27,19 @@ def layer_inputs(model: Any) -> dict[str, list[str]]:
             for layer in config["layers"]}
 
 
+def _output_histories(outputs: Any) -> list[list[Any]]:
+    """The config's output_layers as a list of [name, node, tensor] whether saved as a dict, list or one entry."""
+    if isinstance(outputs, dict):
+        outputs = list(outputs.values())
+    if outputs and isinstance(outputs[0], str):
+        outputs = [outputs]
+    return list(outputs)
+
+
 def describe_graph(model: Any) -> str:
     """The model's graph as text: one line per layer with its type, output shape and the layers it reads."""
     inputs = layer_inputs(model)
-    outputs = {name for name, *_ in model.get_config()["output_layers"]}
+    outputs = {history[0] for history in _output_histories(model.get_config()["output_layers"])}
     lines = []
     for layer in model.layers:
         shape = tuple(layer.output.shape)

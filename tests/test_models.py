@@ -32,6 +32,14 @@ def test_describe_graph_lines():
     assert lines[5].endswith("<- digit, odd  -> model output")
 
 
+def test_describe_graph_with_dict_and_single_outputs():
+    image = keras.Input((4,), name="x")
+    head = keras.layers.Dense(2, name="head")(image)
+    for outputs in ({"head": head}, head):
+        lines = models.describe_graph(keras.Model(image, outputs)).splitlines()
+        assert lines[1].endswith("<- x  -> model output")
+
+
 def test_layer_inputs_refuses_a_sequential_model():
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
     with pytest.raises(ValueError, match="functional keras.Model"):
