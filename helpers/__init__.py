@@ -1,6 +1,6 @@
-"""Tested helpers for the cnn-course notebooks: configuration, images, plots, metrics."""
+"""Tested helpers for the cnn-course notebooks: configuration, data sets, images, plots, evaluation, metrics."""
 
-from . import config, images, metrics, plots, training
+from . import config, datasets, evaluation, images, metrics, models, plots, training
 from .config import pick, setup
 
-__all__ = ["config", "images", "metrics", "plots", "training", "pick", "setup"]
+__all__ = ["config", "datasets", "evaluation", "images", "metrics", "models", "plots", "training", "pick", "setup"]

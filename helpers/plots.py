@@ -151,3 +151,97 @@ def plot_history(histories: dict[str, object], metrics: Sequence[str] = ("accura
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+# --- classifier results (chapters 03-05) ----------------------------------------------
+
+
+def _class_name(class_names: Sequence[str] | None, index: int) -> str:
+    """The name of class `index`, or the index itself when there are no names."""
+    return str(class_names[index]) if class_names is not None else str(index)
+
+
+def plot_confusion_matrix(matrix: np.ndarray, class_names: Sequence[str], title: str = "Confusion matrix",
+                          normalize: bool = False) -> Figure:
+    """Rows: true class, columns: predicted class, each cell's count (or row share) written in."""
+    matrix = np.asarray(matrix)
+    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
+        raise ValueError(f"matrix must be square, got shape {matrix.shape}")
+    if len(class_names) != matrix.shape[0]:
+        raise ValueError(f"{matrix.shape[0]} classes but {len(class_names)} class names")
+    shown = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1) if normalize else matrix
+    size = 0.55 * len(class_names) + 2.5
+    fig, ax = plt.subplots(figsize=(size + 1, size))
+    image = ax.imshow(shown, cmap="Blues")
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of the row" if normalize else "count")
+    mid = (shown.max() + shown.min()) / 2
+    for (r, c), value in np.ndenumerate(shown):
+        ax.text(c, r, f"{value:.2f}" if normalize else f"{value:d}", ha="center", va="center", fontsize=8,
+                color="white" if value > mid else "black")
+    ax.set_xticks(range(len(class_names)), [str(n) for n in class_names], rotation=45, ha="right")
+    ax.set_yticks(range(len(class_names)), [str(n) for n in class_names])
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def show_predictions(images: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray,
+                     class_names: Sequence[str] | None = None, ncols: int = 8, size: float = 1.4,
+                     suptitle: str = "") -> Figure:
+    """A gallery of images titled "true / predicted": wrong predictions in red, right ones in black."""
+    images = np.asarray(images)
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if len(images) == 0:
+        raise ValueError("images is empty: nothing to show")
+    if not len(images) == len(y_true) == len(y_pred):
+        raise ValueError(f"got {len(images)} images, {len(y_true)} true and {len(y_pred)} predicted labels")
+    titles = [f"{_class_name(class_names, t)} / {_class_name(class_names, p)}" for t, p in zip(y_true, y_pred)]
+    fig = show_images(list(images), titles, ncols=ncols, size=size,
+                      suptitle=suptitle or "true / predicted (wrong in red)")
+    for ax, t, p in zip(fig.axes, y_true, y_pred):
+        ax.title.set_color("red" if t != p else "black")
+        ax.title.set_fontsize(8)
+    return fig
+
+
+def show_misclassified(images: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray,
+                       class_names: Sequence[str] | None = None, limit: int = 24, ncols: int = 8,
+                       suptitle: str = "") -> Figure:
+    """The first `limit` misclassified images, titled "true / predicted" in red."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if y_true.shape != y_pred.shape:
+        raise ValueError(f"y_true has shape {y_true.shape} but y_pred has {y_pred.shape}")
+    wrong = np.flatnonzero(y_true != y_pred)[:limit]
+    if len(wrong) == 0:
+        raise ValueError("no misclassified examples: every prediction is right")
+    title = suptitle or f"{len(wrong)} misclassified: true / predicted"
+    return show_predictions(np.asarray(images)[wrong], y_true[wrong], y_pred[wrong], class_names,
+                            ncols=ncols, suptitle=title)
+
+
+def probability_bars(probabilities: np.ndarray, class_names: Sequence[str], true_class: int | None = None,
+                     title: str = "Predicted probabilities") -> Figure:
+    """One prediction as a bar per class: the predicted class in blue, the true one (if wrong) in red."""
+    probabilities = np.asarray(probabilities, dtype=float)
+    if probabilities.ndim != 1 or len(probabilities) != len(class_names):
+        raise ValueError(f"expected {len(class_names)} probabilities in a 1-D array, got shape {probabilities.shape}")
+    if probabilities.min() < 0 or abs(probabilities.sum() - 1) > 1e-3:
+        raise ValueError(f"probabilities must be >= 0 and sum to 1, got sum {probabilities.sum():.4f}")
+    predicted = int(np.argmax(probabilities))
+    colours = ["lightgray"] * len(class_names)
+    if true_class is not None and true_class != predicted:
+        colours[true_class] = "red"
+    colours[predicted] = "tab:blue"
+    fig, ax = plt.subplots(figsize=(0.55 * len(class_names) + 2, 3))
+    ax.bar(range(len(class_names)), probabilities, color=colours)
+    ax.set_xticks(range(len(class_names)), [str(n) for n in class_names],
+                  rotation=45 if max(len(str(n)) for n in class_names) > 2 else 0, ha="right" if
+                  max(len(str(n)) for n in class_names) > 2 else "center")
+    ax.set_ylim(0, 1.05)
+    ax.set_xlabel("class")
+    ax.set_ylabel("probability")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig

@@ -81,3 +81,74 @@ def test_plot_history_accepts_a_keras_history_and_rejects_bad_input():
         plots.plot_history({"run": FakeHistory()})
     with pytest.raises(ValueError, match="non-empty keras History"):
         plots.plot_history({"run": {}})
+
+
+# --- classifier results ------------------------------------------------------------------
+
+
+def test_plot_confusion_matrix_counts_and_shares():
+    matrix = np.array([[5, 1], [2, 7]])
+    fig = plots.plot_confusion_matrix(matrix, ["cat", "dog"], title="cm")
+    ax = fig.axes[0]
+    assert ax.get_title() == "cm" and ax.get_xlabel() == "predicted class" and ax.get_ylabel() == "true class"
+    assert [t.get_text() for t in ax.texts] == ["5", "1", "2", "7"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["cat", "dog"]
+    fig = plots.plot_confusion_matrix(matrix, ["cat", "dog"], normalize=True)
+    assert [t.get_text() for t in fig.axes[0].texts] == ["0.83", "0.17", "0.22", "0.78"]
+
+
+def test_plot_confusion_matrix_bad_input():
+    with pytest.raises(ValueError, match="must be square"):
+        plots.plot_confusion_matrix(np.zeros((2, 3), dtype=int), ["a", "b"])
+    with pytest.raises(ValueError, match="2 classes but 1 class names"):
+        plots.plot_confusion_matrix(np.zeros((2, 2), dtype=int), ["a"])
+
+
+def test_show_predictions_titles_true_slash_predicted_wrong_in_red():
+    images = RNG.integers(0, 255, (3, 6, 6), dtype=np.uint8)
+    fig = plots.show_predictions(images, np.array([0, 1, 2]), np.array([0, 2, 2]), ["a", "b", "c"], ncols=3)
+    titles = [ax.title for ax in fig.axes[:3]]
+    assert [t.get_text() for t in titles] == ["a / a", "b / c", "c / c"]
+    assert [t.get_color() for t in titles] == ["black", "red", "black"]
+    assert fig._suptitle.get_text() == "true / predicted (wrong in red)"
+    assert plots.show_predictions(images[:1], [3], [4]).axes[0].get_title() == "3 / 4"
+
+
+def test_show_predictions_bad_input():
+    with pytest.raises(ValueError, match="nothing to show"):
+        plots.show_predictions(np.zeros((0, 4, 4)), [], [])
+    with pytest.raises(ValueError, match="2 images, 1 true and 2 predicted"):
+        plots.show_predictions(np.zeros((2, 4, 4)), [0], [0, 1])
+
+
+def test_show_misclassified_keeps_only_the_wrong_ones():
+    images = np.stack([np.full((4, 4), i, dtype=np.uint8) for i in range(5)])
+    fig = plots.show_misclassified(images, np.array([0, 1, 2, 3, 4]), np.array([0, 9, 2, 8, 7]), limit=2)
+    shown = [ax for ax in fig.axes if ax.images]
+    assert [ax.get_title() for ax in shown] == ["1 / 9", "3 / 8"]
+    assert shown[0].images[0].get_array()[0, 0] == 1  # the image belongs to its title
+    assert all(ax.title.get_color() == "red" for ax in shown)
+    assert fig._suptitle.get_text() == "2 misclassified: true / predicted"
+    with pytest.raises(ValueError, match="no misclassified examples"):
+        plots.show_misclassified(images, np.arange(5), np.arange(5))
+    with pytest.raises(ValueError, match="shape"):
+        plots.show_misclassified(images, np.arange(5), np.arange(4))
+
+
+def test_probability_bars_colours_predicted_and_true():
+    probabilities = np.array([0.1, 0.7, 0.2])
+    fig = plots.probability_bars(probabilities, ["a", "b", "c"], true_class=2, title="one image")
+    bars = fig.axes[0].patches
+    assert [round(b.get_height(), 2) for b in bars] == [0.1, 0.7, 0.2]
+    colours = [b.get_facecolor() for b in bars]
+    assert colours[2][:3] == (1.0, 0.0, 0.0) and colours[1] != colours[0]
+    assert fig.axes[0].get_ylabel() == "probability" and fig.axes[0].get_title() == "one image"
+    long_names = plots.probability_bars(probabilities, ["shirt", "coat", "bag"])
+    assert long_names.axes[0].get_xticklabels()[0].get_rotation() == 45
+
+
+def test_probability_bars_bad_input():
+    with pytest.raises(ValueError, match="expected 3 probabilities"):
+        plots.probability_bars(np.array([0.5, 0.5]), ["a", "b", "c"])
+    with pytest.raises(ValueError, match="sum to 1"):
+        plots.probability_bars(np.array([0.5, 0.6]), ["a", "b"])

@@ -1,0 +1,68 @@
+"""Judging a classifier's predictions: accuracy, confusion matrix, the pairs it confuses, its mistakes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def _labels(y: np.ndarray, name: str) -> np.ndarray:
+    """`y` as a 1-D int64 array of class indices, refusing one-hot or float labels."""
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise ValueError(f"{name} must be 1-D class indices (use argmax on one-hot or probabilities), got shape {y.shape}")
+    if not np.issubdtype(y.dtype, np.integer):
+        raise TypeError(f"{name} must hold integer class indices, got dtype {y.dtype}")
+    if y.size and y.min() < 0:
+        raise ValueError(f"{name} holds a negative class index {y.min()}")
+    return y.astype(np.int64)
+
+
+def _pair(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Both label arrays, checked, of the same non-zero length."""
+    y_true, y_pred = _labels(y_true, "y_true"), _labels(y_pred, "y_pred")
+    if len(y_true) != len(y_pred):
+        raise ValueError(f"y_true has {len(y_true)} labels but y_pred has {len(y_pred)}")
+    if len(y_true) == 0:
+        raise ValueError("y_true and y_pred are empty")
+    return y_true, y_pred
+
+
+def accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Share of predictions equal to the true class."""
+    y_true, y_pred = _pair(y_true, y_pred)
+    return float(np.mean(y_true == y_pred))
+
+
+def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
+    """Counts[t, p] of examples of true class t predicted as p (rows: true, columns: predicted)."""
+    y_true, y_pred = _pair(y_true, y_pred)
+    if max(y_true.max(), y_pred.max()) >= n_classes:
+        raise ValueError(f"a class index is >= n_classes={n_classes}")
+    return np.bincount(y_true * n_classes + y_pred, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
+
+
+def most_confused(matrix: np.ndarray, class_names: Sequence[str], top: int = 5) -> list[tuple[str, str, int]]:
+    """The `top` largest off-diagonal cells as (true name, predicted name, count), largest first, zeros left out."""
+    matrix = np.asarray(matrix)
+    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
+        raise ValueError(f"matrix must be square, got shape {matrix.shape}")
+    if len(class_names) != matrix.shape[0]:
+        raise ValueError(f"{matrix.shape[0]} classes but {len(class_names)} class names")
+    off = matrix.copy()
+    np.fill_diagonal(off, 0)
+    order = np.argsort(-off, axis=None, kind="stable")[:top]
+    pairs = [np.unravel_index(i, off.shape) for i in order]
+    return [(class_names[t], class_names[p], int(off[t, p])) for t, p in pairs if off[t, p] > 0]
+
+
+def misclassified(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+    """Indices of the examples whose prediction is wrong."""
+    y_true, y_pred = _pair(y_true, y_pred)
+    return np.flatnonzero(y_true != y_pred)
+
+
+def parity(digits: np.ndarray) -> np.ndarray:
+    """1 for odd digits, 0 for even ones, from integer labels (one-hot rows would be wrong: refused)."""
+    return (_labels(digits, "digits") % 2).astype(np.int64)

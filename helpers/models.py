@@ -1,0 +1,72 @@
+"""Looking at Keras models: the layer graph as text, or as a picture when pydot and Graphviz are installed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def _history_names(node: Any) -> list[str]:
+    """Names of the layers whose outputs appear anywhere in one serialised inbound node."""
+    if isinstance(node, dict):
+        history = node.get("config", {}).get("keras_history") if node.get("class_name") == "__keras_tensor__" else None
+        if history:
+            return [history[0]]
+        return [name for value in node.values() for name in _history_names(value)]
+    if isinstance(node, (list, tuple)):
+        return [name for value in node for name in _history_names(value)]
+    return []
+
+
+def layer_inputs(model: Any) -> dict[str, list[str]]:
+    """For a functional model: {layer name: names of the layers feeding it}, in the model's layer order."""
+    config = model.get_config()
+    if "layers" not in config or "input_layers" not in config:
+        raise ValueError("layer_inputs needs a functional keras.Model (built with keras.Input)")
+    return {layer["name"]: list(dict.fromkeys(_history_names(layer.get("inbound_nodes", []))))
+            for layer in config["layers"]}
+
+
+def _output_histories(outputs: Any) -> list[list[Any]]:
+    """The config's output_layers as a list of [name, node, tensor] whether saved as a dict, list or one entry."""
+    if isinstance(outputs, dict):
+        outputs = list(outputs.values())
+    if outputs and isinstance(outputs[0], str):
+        outputs = [outputs]
+    return list(outputs)
+
+
+def describe_graph(model: Any) -> str:
+    """The model's graph as text: one line per layer with its type, output shape and the layers it reads."""
+    inputs = layer_inputs(model)
+    outputs = {history[0] for history in _output_histories(model.get_config()["output_layers"])}
+    lines = []
+    for layer in model.layers:
+        shape = tuple(layer.output.shape)
+        source = ", ".join(inputs[layer.name]) or "(model input)"
+        mark = "  -> model output" if layer.name in outputs else ""
+        lines.append(f"{layer.name:<12} {type(layer).__name__:<14} {str(shape):<20} <- {source}{mark}")
+    return "\n".join(lines)
+
+
+def can_plot_model() -> bool:
+    """True when keras.utils.plot_model can draw: pydot importable and Graphviz's `dot` found."""
+    try:
+        import pydot
+
+        pydot.Dot.create(pydot.Dot())
+    except Exception:  # ImportError, or pydot's error when the dot program is missing
+        return False
+    return True
+
+
+def plot_model_file(model: Any, path: Path) -> Path | None:
+    """Draw the model with keras.utils.plot_model into `path` if Graphviz is available; else return None."""
+    if not can_plot_model():
+        return None
+    import keras
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    keras.utils.plot_model(model, to_file=str(path), show_shapes=True, show_layer_names=True)
+    return path

@@ -1,0 +1,60 @@
+"""Unit tests of helpers.models: the layer graph as text, and the optional picture."""
+
+import keras
+import pytest
+
+from helpers import models
+
+
+def two_headed():
+    """A tiny functional model with a shared trunk and two outputs."""
+    image = keras.Input((8, 8, 1), name="image")
+    x = keras.layers.Conv2D(2, 3, name="conv")(image)
+    x = keras.layers.Flatten(name="flat")(x)
+    digit = keras.layers.Dense(10, activation="softmax", name="digit")(x)
+    odd = keras.layers.Dense(1, activation="sigmoid", name="odd")(x)
+    both = keras.layers.Concatenate(name="both")([digit, odd])
+    return keras.Model(image, [digit, odd, both])
+
+
+def test_layer_inputs_follow_the_graph():
+    assert models.layer_inputs(two_headed()) == {
+        "image": [], "conv": ["image"], "flat": ["conv"], "digit": ["flat"], "odd": ["flat"],
+        "both": ["digit", "odd"]}
+
+
+def test_describe_graph_lines():
+    lines = models.describe_graph(two_headed()).splitlines()
+    assert len(lines) == 6
+    assert lines[0].startswith("image") and "(model input)" in lines[0]
+    assert "Conv2D" in lines[1] and "(None, 6, 6, 2)" in lines[1] and lines[1].endswith("<- image")
+    assert lines[3].endswith("<- flat  -> model output")
+    assert lines[5].endswith("<- digit, odd  -> model output")
+
+
+def test_describe_graph_with_dict_and_single_outputs():
+    image = keras.Input((4,), name="x")
+    head = keras.layers.Dense(2, name="head")(image)
+    for outputs in ({"head": head}, head):
+        lines = models.describe_graph(keras.Model(image, outputs)).splitlines()
+        assert lines[1].endswith("<- x  -> model output")
+
+
+def test_layer_inputs_refuses_a_sequential_model():
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    with pytest.raises(ValueError, match="functional keras.Model"):
+        models.layer_inputs(model)
+
+
+def test_plot_model_file_without_and_with_graphviz(monkeypatch, tmp_path):
+    monkeypatch.setattr(models, "can_plot_model", lambda: False)
+    assert models.plot_model_file(two_headed(), tmp_path / "m.png") is None
+    drawn = []
+    monkeypatch.setattr(models, "can_plot_model", lambda: True)
+    monkeypatch.setattr(keras.utils, "plot_model", lambda model, to_file, **kwargs: drawn.append(to_file))
+    assert models.plot_model_file(two_headed(), tmp_path / "sub" / "m.png") == tmp_path / "sub" / "m.png"
+    assert drawn == [str(tmp_path / "sub" / "m.png")]
+
+
+def test_can_plot_model_is_a_bool():
+    assert isinstance(models.can_plot_model(), bool)
