@@ -1,6 +1,6 @@
-"""Tested helpers for the cnn-course notebooks: configuration, images, plots, metrics."""
+"""Tested helpers for the cnn-course notebooks: configuration, images, plots, metrics, flower folders."""
 
-from . import config, images, metrics, plots, training
+from . import config, flowers, images, metrics, plots, training
 from .config import pick, setup
 
-__all__ = ["config", "images", "metrics", "plots", "training", "pick", "setup"]
+__all__ = ["config", "flowers", "images", "metrics", "plots", "training", "pick", "setup"]
