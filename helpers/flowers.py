@@ -276,6 +276,35 @@ def make_synthetic_new_image(seed: int = 0, root: Path | None = None, kind: str 
     return path
 
 
+# --- choosing the source ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FlowerSource:
+    """Where the chapter's images come from: the class folder, an image in neither split, and provenance."""
+
+    folder: Path
+    new_image: Path
+    synthetic: bool
+    description: str
+
+
+def flower_source(synthetic_per_class: int, seed: int = 0, timeout: float = 30.0) -> FlowerSource:
+    """The real flower photos when online; offline (COURSE_OFFLINE=1) the synthetic stand-in, said loudly."""
+    if is_offline():
+        folder = make_synthetic_flowers(synthetic_per_class, seed=seed)
+        new_image = make_synthetic_new_image(seed=seed)
+        total = sum(count_images(folder).values())
+        description = (f"SYNTHETIC stand-in, drawn flowers, not photos: {total} JPEGs in {len(SYNTHETIC_CLASSES)} "
+                       f"synthetic_* class folders (offline; the real flower_photos need a network)")
+        return FlowerSource(folder, new_image, True, description)
+    folder = download_flower_photos(timeout=timeout)
+    new_image = download_new_photo(timeout=timeout)
+    total = sum(count_images(folder).values())
+    description = f"TensorFlow flower_photos, real photos (CC-BY): {total} JPEGs in 5 class folders"
+    return FlowerSource(folder, new_image, False, description)
+
+
 # --- checking a folder before loading it ----------------------------------
 
 

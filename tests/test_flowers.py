@@ -280,3 +280,25 @@ def test_time_epochs_counts_passes():
         flowers.time_epochs([], epochs=1)
     with pytest.raises(ValueError, match="epochs must be an int >= 1"):
         flowers.time_epochs([1], epochs=0)
+
+
+# --- choosing the source ---------------------------------------------------------
+
+
+def test_flower_source_offline_is_the_synthetic_stand_in(course_env):
+    source = flowers.flower_source(3)
+    assert source.synthetic and "SYNTHETIC" in source.description and "15 JPEGs" in source.description
+    assert source.folder.is_dir() and source.new_image.is_file() and source.folder not in source.new_image.parents
+
+
+def test_flower_source_online_uses_the_real_photos(course_env, monkeypatch, tmp_path):
+    real = tmp_path / "flower_photos"
+    for name in flowers.FLOWER_CLASSES:
+        _jpeg(real / name / "1.jpg")
+    new = _jpeg(tmp_path / "Red_sunflower.jpg")
+    monkeypatch.setenv("COURSE_OFFLINE", "0")
+    monkeypatch.setattr(flowers, "download_flower_photos", lambda timeout: real)
+    monkeypatch.setattr(flowers, "download_new_photo", lambda timeout: new)
+    source = flowers.flower_source(3)
+    assert not source.synthetic and source.folder == real and source.new_image == new
+    assert "real photos" in source.description and "5 JPEGs" in source.description
