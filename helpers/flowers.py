@@ -27,7 +27,7 @@ NEW_PHOTO_URL = "https://storage.googleapis.com/download.tensorflow.org/example_
 
 SYNTHETIC_PREFIX = "synthetic_"
 SYNTHETIC_CLASSES = tuple(SYNTHETIC_PREFIX + name for name in FLOWER_CLASSES)
-SYNTHETIC_VERSION = 4
+SYNTHETIC_VERSION = 7
 # What image_dataset_from_directory reads: these extensions, decoded by content (tf.io.decode_image).
 LOADER_EXTENSIONS = (".jpeg", ".jpg", ".png", ".bmp", ".gif")
 DECODABLE_FORMATS = {"JPEG", "PNG", "BMP", "GIF"}
@@ -141,7 +141,7 @@ _PETAL = {
     "sunflowers": (0.12, 0.04, (0.7, 1.0), (0.8, 1.0)),
     "tulips": (0.97, 0.05, (0.5, 0.9), (0.5, 0.95)),
 }
-RANDOM_COLOUR_SHARE = 0.15
+RANDOM_COLOUR_SHARE = 0.1
 
 
 def _petal_colour(kind: str, rng: np.random.Generator) -> tuple[int, int, int]:
@@ -184,19 +184,25 @@ def _draw_flower(draw: ImageDraw.ImageDraw, kind: str, cx: float, cy: float, r: 
             pts = _ellipse_points(0.42 * r, 0.09 * r, dx=0.55 * r)
             draw.polygon(_polygon(cx, cy, pts, angle + 2 * np.pi * k / n), fill=petal)
         draw.ellipse([cx - 0.2 * r, cy - 0.2 * r, cx + 0.2 * r, cy + 0.2 * r], fill=centre)
-    elif kind == "dandelion":  # a fuzzy ball of thin radiating strands
+    elif kind == "dandelion":  # a fuzzy ball: a dense disc of thin radiating strands
+        draw.ellipse([cx - 0.55 * r, cy - 0.55 * r, cx + 0.55 * r, cy + 0.55 * r], fill=petal)
         for k in range(int(rng.integers(70, 110))):
             a = angle + rng.uniform(0, 2 * np.pi)
             length = r * rng.uniform(0.6, 1.0)
             draw.line([(cx, cy), (cx + length * math.cos(a), cy + length * math.sin(a))], fill=petal, width=max(1, int(0.03 * r)))
         draw.ellipse([cx - 0.12 * r, cy - 0.12 * r, cx + 0.12 * r, cy + 0.12 * r], fill=centre)
-    elif kind == "roses":  # a filled disc with a spiral of darker line, like rolled petals
-        draw.ellipse([cx - 0.8 * r, cy - 0.8 * r, cx + 0.8 * r, cy + 0.8 * r], fill=petal)
-        t = np.linspace(0, 4.5 * np.pi, 80)
-        radius = 0.8 * r * t / t[-1]
-        spiral = np.stack([radius * np.cos(t), radius * np.sin(t)], axis=1)
+    elif kind == "roses":  # a side-view bud on a stem: a rounded cup with layered, darker petal edges
+        stem = np.array([[-0.05 * r, 0.3 * r], [0.05 * r, 0.3 * r], [0.05 * r, r], [-0.05 * r, r]])
+        draw.polygon(_polygon(cx, cy, stem, angle), fill=_hsv(rng, 0.3, 0.05, (0.5, 0.9), (0.3, 0.7)))
+        bud = _ellipse_points(0.45 * r, 0.55 * r, dy=-0.15 * r, n=24)
+        draw.polygon(_polygon(cx, cy, bud, angle), fill=petal)
         darker = tuple(int(0.55 * v) for v in petal)
-        draw.line(_polygon(cx, cy, spiral, angle), fill=darker, width=max(1, int(0.08 * r)))
+        for k, (rx, ry) in enumerate([(0.38, 0.3), (0.26, 0.2), (0.14, 0.12)]):
+            t = np.linspace(np.pi * 1.05, np.pi * 1.95, 12)
+            arc = np.stack([rx * r * np.cos(t), -0.2 * r + 0.12 * k * r + ry * r * np.sin(t)], axis=1)
+            draw.line(_polygon(cx, cy, arc, angle), fill=darker, width=max(1, int(0.07 * r)))
+        sepals = np.array([[-0.45 * r, 0.1 * r], [0.0, 0.45 * r], [0.45 * r, 0.1 * r], [0.0, 0.3 * r]])
+        draw.polygon(_polygon(cx, cy, sepals, angle), fill=_hsv(rng, 0.3, 0.05, (0.5, 0.9), (0.3, 0.7)))
     elif kind == "sunflowers":  # a large dotted disc with a ring of short pointed petals
         n = int(rng.integers(14, 22))
         for k in range(n):
@@ -226,9 +232,12 @@ def render_synthetic_flower(kind: str, seed: int | Iterable[int]) -> np.ndarray:
     image = _background(rng, width, height)
     draw = ImageDraw.Draw(image)
     side = min(width, height)
-    r = side * rng.uniform(0.25, 0.5)
-    cx, cy = rng.uniform(0.7 * r, width - 0.7 * r), rng.uniform(0.7 * r, height - 0.7 * r)
-    angle = rng.uniform(0, 2 * np.pi) if kind != "tulips" else rng.uniform(-np.pi, np.pi)
+    r = side * rng.uniform(0.18, 0.32)
+    cx, cy = rng.uniform(0.6 * r, width - 0.6 * r), rng.uniform(0.6 * r, height - 0.6 * r)
+    angle = rng.uniform(-np.pi, np.pi)  # any direction, as if photographed from any side
+    if kind in ("daisy", "dandelion", "sunflowers") and rng.random() < 0.5:  # some top views show a stem
+        stem = np.array([[-0.05 * r, 0.3 * r], [0.05 * r, 0.3 * r], [0.05 * r, 1.5 * r], [-0.05 * r, 1.5 * r]])
+        draw.polygon(_polygon(cx, cy, stem, angle), fill=_hsv(rng, 0.3, 0.05, (0.5, 0.9), (0.3, 0.7)))
     _draw_flower(draw, kind, cx, cy, r, angle, rng)
     lighting = rng.uniform(0.55, 1.15)  # a darker or brighter day
     return np.clip(np.asarray(image, dtype=np.float32) * lighting, 0, 255).astype(np.uint8)
