@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import platform
 import random
+import socket
 import warnings
 from pathlib import Path
+from collections.abc import Iterator
 from typing import TypeVar
 
 import numpy as np
@@ -65,10 +68,22 @@ def data_dir() -> Path:
     return path
 
 
+@contextlib.contextmanager
+def socket_timeout(seconds: float) -> Iterator[None]:
+    """Give every new socket a timeout while the block runs, so a stalled download fails fast."""
+    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds <= 0:
+        raise ValueError(f"timeout must be a positive number of seconds, got {seconds!r}")
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(float(seconds))
+    try:
+        yield
+    finally:
+        socket.setdefaulttimeout(previous)
+
+
 def quiet_tensorflow() -> None:
     """Hide TensorFlow's C++ and absl log noise; set before tensorflow is imported for full effect."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     try:
         from absl import logging as absl_logging

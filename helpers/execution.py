@@ -37,7 +37,6 @@ def notebook_environment(fast: bool, offline: bool, extra: dict[str, str] | None
             # and TensorFlow's C++ logging stays silent in both.
             "PYTEST_CURRENT_TEST": "1",
             "TF_CPP_MIN_LOG_LEVEL": "3",
-            "TF_ENABLE_ONEDNN_OPTS": "0",
             "PYTHONWARNINGS": "ignore",
         }
     )

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import shutil
-import socket
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from .config import data_dir, is_offline
+from .config import data_dir, is_offline, socket_timeout
 
 FLOWERS_URL = "https://storage.googleapis.com/download.tensorflow.org/example_images/flower_photos.tgz"
 # SHA-256 of flower_photos.tgz as published in TensorFlow Datasets' url_checksums/tf_flowers.txt.
@@ -34,19 +32,6 @@ DECODABLE_FORMATS = {"JPEG", "PNG", "BMP", "GIF"}
 
 
 # --- the real photos (online) ---------------------------------------------
-
-
-@contextlib.contextmanager
-def socket_timeout(seconds: float) -> Iterator[None]:
-    """Give every new socket a timeout while the block runs, so a stalled download fails fast."""
-    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds <= 0:
-        raise ValueError(f"timeout must be a positive number of seconds, got {seconds!r}")
-    previous = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(float(seconds))
-    try:
-        yield
-    finally:
-        socket.setdefaulttimeout(previous)
 
 
 def _fetch(name: str, url: str, sha256: str | None, extract: bool, timeout: float) -> Path:

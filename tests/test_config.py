@@ -62,3 +62,12 @@ def test_setup_prints_mode_versions_device_and_data(course_env, capsys):
     for part in ("mode: fast", "offline: yes", "TensorFlow 2.", "Keras 3.", "device: ", "seed: 1",
                  "data: scikit-image sample photos"):
         assert part in line
+
+
+def test_socket_timeout_sets_and_restores_the_default():
+    import socket
+
+    before = socket.getdefaulttimeout()
+    with config.socket_timeout(2.5):
+        assert socket.getdefaulttimeout() == 2.5
+    assert socket.getdefaulttimeout() == before
