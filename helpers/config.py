@@ -9,8 +9,8 @@ import platform
 import random
 import socket
 import warnings
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
