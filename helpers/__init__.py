@@ -1,7 +1,28 @@
-"""Tested helpers for the cnn-course notebooks: configuration, data sets, images, plots, evaluation, metrics."""
+"""Tested helpers for the cnn-course notebooks.
 
-from . import config, datasets, evaluation, flowers, images, metrics, models, plots, training
-from .config import pick, setup
+`import helpers` is cheap: it loads only `pick` and `setup`; every submodule (`helpers.datasets`,
+`helpers.plots`, ...) is imported the first time it is used, so a NumPy-only module never pulls in
+TensorFlow, Pillow or matplotlib.
+"""
 
-__all__ = ["config", "datasets", "evaluation", "flowers", "images", "metrics", "models", "plots", "training",
-           "pick", "setup"]
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from .config import pick
+from .session import setup
+
+SUBMODULES = (
+    "benchmark_records", "config", "datasets", "downloads", "evaluation", "flowers", "idx", "image_folders",
+    "images", "models", "paths", "plots", "session", "synthetic_flowers", "training",
+)
+
+__all__ = [*SUBMODULES, "pick", "setup"]
+
+
+def __getattr__(name: str) -> ModuleType:
+    """Import a submodule on first access (`helpers.plots`), so `import helpers` stays light."""
+    if name in SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module 'helpers' has no attribute {name!r}")

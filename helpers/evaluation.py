@@ -1,4 +1,6 @@
-"""Judging a classifier's predictions: accuracy, confusion matrix, the pairs it confuses, its mistakes."""
+"""Judging a classifier beyond what scikit-learn gives: the confused pairs by name, the mistakes, digit parity.
+
+Accuracy and the confusion matrix come from `sklearn.metrics` (`accuracy_score`, `confusion_matrix`)."""
 
 from __future__ import annotations
 
@@ -29,22 +31,10 @@ def _pair(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return y_true, y_pred
 
 
-def accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    """Share of predictions equal to the true class."""
-    y_true, y_pred = _pair(y_true, y_pred)
-    return float(np.mean(y_true == y_pred))
-
-
-def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
-    """Counts[t, p] of examples of true class t predicted as p (rows: true, columns: predicted)."""
-    y_true, y_pred = _pair(y_true, y_pred)
-    if max(y_true.max(), y_pred.max()) >= n_classes:
-        raise ValueError(f"a class index is >= n_classes={n_classes}")
-    return np.bincount(y_true * n_classes + y_pred, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
-
-
 def most_confused(matrix: np.ndarray, class_names: Sequence[str], top: int = 5) -> list[tuple[str, str, int]]:
-    """The `top` largest off-diagonal cells as (true name, predicted name, count), largest first, zeros left out."""
+    """The `top` largest off-diagonal cells of a confusion matrix as (true name, predicted name, count), largest first."""
+    if isinstance(top, bool) or not isinstance(top, (int, np.integer)) or top < 1:
+        raise ValueError(f"top must be an int >= 1, got {top!r}")
     matrix = np.asarray(matrix)
     if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
         raise ValueError(f"matrix must be square, got shape {matrix.shape}")

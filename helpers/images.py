@@ -1,4 +1,7 @@
-"""Images as arrays: checks, conversions, grayscale, and reference convolution and pooling in NumPy."""
+"""Images as arrays: checks, grayscale recipes, and reference convolution and pooling in NumPy.
+
+Value-range conversions come from scikit-image (`skimage.util.img_as_float32`, `img_as_ubyte`,
+`skimage.color.gray2rgb`); this module holds what no library offers in a form a learner can read."""
 
 from __future__ import annotations
 
@@ -65,67 +68,13 @@ def _check_positive_int(value: int, name: str) -> int:
     return int(value)
 
 
-# --- value ranges and layouts ---------------------------------------------
-
-
-def to_float01(image: np.ndarray) -> np.ndarray:
-    """uint8 0..255 -> float32 0..1 (floats already in 0..1 pass through as float32)."""
-    check_image(image, ndim=(2, 3, 4))
-    if image.dtype == np.uint8:
-        return image.astype(np.float32) / 255.0
-    if np.issubdtype(image.dtype, np.floating):
-        if image.min() < 0.0 or image.max() > 1.0:
-            raise ValueError(
-                f"float image must lie in [0, 1], got range [{image.min():.3g}, {image.max():.3g}]"
-            )
-        return image.astype(np.float32)
-    raise TypeError(f"image must be uint8 or float, got dtype {image.dtype}")
-
-
-def to_uint8(image: np.ndarray) -> np.ndarray:
-    """float 0..1 -> uint8 0..255, rounded and clipped (uint8 passes through)."""
-    check_image(image, ndim=(2, 3, 4))
-    if image.dtype == np.uint8:
-        return image
-    if not np.issubdtype(image.dtype, np.floating):
-        raise TypeError(f"image must be float in [0, 1] or uint8, got dtype {image.dtype}")
-    return np.clip(np.rint(image * 255.0), 0, 255).astype(np.uint8)
+# --- channels and size ----------------------------------------------------
 
 
 def drop_alpha(image: np.ndarray) -> np.ndarray:
     """RGBA -> RGB by dropping the alpha (transparency) channel; RGB passes through."""
     check_rgb(image)
     return image[..., :3]
-
-
-def rowcol_to_xy(row: int, col: int) -> tuple[int, int]:
-    """Array index (row, column) -> plotting coordinates (x, y): x is the column, y the row."""
-    return col, row
-
-
-def xy_to_rowcol(x: int, y: int) -> tuple[int, int]:
-    """Plotting coordinates (x, y) -> array index (row, column)."""
-    return y, x
-
-
-def channels_first_to_last(image: np.ndarray) -> np.ndarray:
-    """(channels, height, width) -> (height, width, channels)."""
-    check_image(image, ndim=(3,))
-    return np.moveaxis(image, 0, -1)
-
-
-def channels_last_to_first(image: np.ndarray) -> np.ndarray:
-    """(height, width, channels) -> (channels, height, width)."""
-    check_image(image, ndim=(3,))
-    return np.moveaxis(image, -1, 0)
-
-
-def bgr_to_rgb(image: np.ndarray) -> np.ndarray:
-    """Swap OpenCV's blue-green-red channel order to red-green-blue (and back: it is its own inverse)."""
-    check_image(image, ndim=(3,))
-    if image.shape[2] != 3:
-        raise ValueError(f"image must have 3 channels, got shape {image.shape}")
-    return image[..., ::-1]
 
 
 def resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -163,10 +112,6 @@ def grayscale_channel(image: np.ndarray, channel: int = 0) -> np.ndarray:
     return rgb[..., channel].astype(np.float64)
 
 
-def gray_to_rgb(gray: np.ndarray) -> np.ndarray:
-    """A 2-D gray image repeated into three equal channels, so it shows gray even without cmap='gray'."""
-    check_image(gray, "gray", ndim=(2,))
-    return np.repeat(gray[..., np.newaxis], 3, axis=2)
 
 
 # --- convolution and pooling -------------------------------------------------

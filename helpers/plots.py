@@ -9,7 +9,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
+from matplotlib.ticker import MaxNLocator
+
 from .images import check_image, check_kernel
+
+
+def set_style() -> None:
+    """One readable matplotlib style for every chapter."""
+    plt.rcParams.update({"figure.dpi": 80, "figure.figsize": (8, 4), "axes.grid": False,
+                         "axes.titlesize": 11, "image.interpolation": "nearest"})
 
 
 def _imshow(ax: plt.Axes, image: np.ndarray, title: str = "", cmap: str | None = "auto") -> None:
@@ -145,6 +153,7 @@ def plot_history(histories: dict[str, object], metrics: Sequence[str] = ("accura
                 ax.plot(epochs, values[f"val_{metric}"], "--s", color=colour, markersize=3,
                         label=f"{name} validation")
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(metric)
         ax.set_title(metric)
         ax.legend(fontsize=8)
@@ -163,7 +172,9 @@ def _class_name(class_names: Sequence[str] | None, index: int) -> str:
 
 def plot_confusion_matrix(matrix: np.ndarray, class_names: Sequence[str], title: str = "Confusion matrix",
                           normalize: bool = False) -> Figure:
-    """Rows: true class, columns: predicted class, each cell's count (or row share) written in."""
+    """sklearn's ConfusionMatrixDisplay sized to the class count, with rotated names and optional row shares."""
+    from sklearn.metrics import ConfusionMatrixDisplay
+
     matrix = np.asarray(matrix)
     if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
         raise ValueError(f"matrix must be square, got shape {matrix.shape}")
@@ -172,14 +183,11 @@ def plot_confusion_matrix(matrix: np.ndarray, class_names: Sequence[str], title:
     shown = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1) if normalize else matrix
     size = 0.55 * len(class_names) + 2.5
     fig, ax = plt.subplots(figsize=(size + 1, size))
-    image = ax.imshow(shown, cmap="Blues")
-    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of the row" if normalize else "count")
-    mid = (shown.max() + shown.min()) / 2
-    for (r, c), value in np.ndenumerate(shown):
-        ax.text(c, r, f"{value:.2f}" if normalize else f"{value:d}", ha="center", va="center", fontsize=8,
-                color="white" if value > mid else "black")
-    ax.set_xticks(range(len(class_names)), [str(n) for n in class_names], rotation=45, ha="right")
-    ax.set_yticks(range(len(class_names)), [str(n) for n in class_names])
+    display = ConfusionMatrixDisplay(shown, display_labels=[str(n) for n in class_names])
+    display.plot(ax=ax, cmap="Blues", values_format=".2f" if normalize else "d", xticks_rotation=45, colorbar=False)
+    fig.colorbar(display.im_, ax=ax, fraction=0.046, pad=0.04, label="share of the row" if normalize else "count")
+    for text in display.text_.flat:
+        text.set_fontsize(8)
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
     ax.set_title(title)
@@ -229,6 +237,9 @@ def probability_bars(probabilities: np.ndarray, class_names: Sequence[str], true
         raise ValueError(f"expected {len(class_names)} probabilities in a 1-D array, got shape {probabilities.shape}")
     if probabilities.min() < 0 or abs(probabilities.sum() - 1) > 1e-3:
         raise ValueError(f"probabilities must be >= 0 and sum to 1, got sum {probabilities.sum():.4f}")
+    if true_class is not None and (isinstance(true_class, bool) or not isinstance(true_class, (int, np.integer))
+                                   or not 0 <= true_class < len(class_names)):
+        raise ValueError(f"true_class must be a class index in 0..{len(class_names) - 1}, got {true_class!r}")
     predicted = int(np.argmax(probabilities))
     colours = ["lightgray"] * len(class_names)
     if true_class is not None and true_class != predicted:

@@ -1,23 +1,23 @@
 """Rewrite the stored outputs of chapter notebooks exactly as the tests will see them.
 
 Usage: ./course regen [NAME ...]   (all chapters, or those whose file name contains NAME)
-Runs in fast, offline mode with nbval's environment (see helpers.execution), so stored outputs
+Runs in fast, offline mode with nbval's environment (see tools.execution), so stored outputs
 and tested outputs match.
 """
 
+from __future__ import annotations
+
 import argparse
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from helpers.execution import chapter_notebooks, execute_notebook  # noqa: E402
+from tools.execution import chapter_notebooks, execute_notebook
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    """Regenerate the chosen notebooks one after another, printing each one's time."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("names", nargs="*", help="parts of notebook file names, e.g. 01 or kernels")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     for path in chapter_notebooks(args.names):
         print(f"regenerating {path.name} ...", flush=True)
         seconds = execute_notebook(path, fast=True, offline=True, save=True)
