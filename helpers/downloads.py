@@ -102,7 +102,7 @@ def fetch(url: str, filename: str, *, sha256: str | None, folder: str = "downloa
     `sha256=None` only where no checksum is published. `offline=None` follows COURSE_OFFLINE.
     Raises NotAvailableError (naming the cache, the URL and `provide`) when neither has the file.
     """
-    if not filename or Path(filename).name != filename:
+    if not filename or Path(filename).name != filename or filename in (".", ".."):
         raise ValueError(f"filename must be a plain file name, got {filename!r}")
     if sha256 is not None and (len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256)):
         raise ValueError(f"sha256 must be 64 lowercase hex digits, got {sha256!r}")

@@ -1,11 +1,72 @@
-"""Shared pytest set-up: a headless plot backend and a clean course environment per test."""
+"""Shared pytest set-up: no network, a headless plot backend, and a clean course environment per test."""
+
+import io
+import ipaddress
+import socket
+import tarfile
+import zipfile
 
 import matplotlib
 
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pytest
+
+NETWORK_DISABLED = "network disabled in unit tests"
+
+
+def is_loopback(address) -> bool:
+    """True for a connect() address on this machine: 127.0.0.0/8, ::1, 'localhost', or a Unix socket path."""
+    if isinstance(address, (str, bytes)):  # AF_UNIX
+        return True
+    host = address[0].decode() if isinstance(address[0], bytes) else str(address[0])
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:  # a host name other than localhost
+        return False
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch):
+    """Any connection to a non-loopback address fails at once, so an accidental download fails the test.
+
+    Returns the check it applies (address -> allowed), for the tests of the guard itself.
+    """
+    connect, connect_ex, create_connection = socket.socket.connect, socket.socket.connect_ex, socket.create_connection
+
+    def guarded_connect(self, address):
+        if not is_loopback(address):
+            raise OSError(NETWORK_DISABLED)
+        return connect(self, address)
+
+    def guarded_connect_ex(self, address):
+        if not is_loopback(address):
+            raise OSError(NETWORK_DISABLED)
+        return connect_ex(self, address)
+
+    def guarded_create_connection(address, *args, **kwargs):
+        if not is_loopback(address):
+            raise OSError(NETWORK_DISABLED)
+        return create_connection(address, *args, **kwargs)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded_connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", guarded_connect_ex)
+    monkeypatch.setattr(socket, "create_connection", guarded_create_connection)
+    return is_loopback
+
+
+@pytest.fixture(autouse=True)
+def course_env(monkeypatch, tmp_path):
+    """Fast, offline, with the data folder in tmp_path and no benchmark file; returns tmp_path."""
+    monkeypatch.setenv("COURSE_FAST", "1")
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("COURSE_BENCHMARK_FILE", raising=False)
+    return tmp_path
 
 
 @pytest.fixture(autouse=True)
@@ -16,10 +77,49 @@ def _close_figures():
 
 
 @pytest.fixture
-def course_env(monkeypatch, tmp_path):
-    """Fast, offline, with data and metrics in a temporary folder."""
-    monkeypatch.setenv("COURSE_FAST", "1")
-    monkeypatch.setenv("COURSE_OFFLINE", "1")
-    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("COURSE_METRICS_FILE", raising=False)
-    return tmp_path
+def rng():
+    """A random generator of this test's own, seeded the same every run."""
+    return np.random.default_rng(1234)
+
+
+@pytest.fixture
+def write_jpeg():
+    """A writer of small valid JPEGs: write_jpeg(path, size=(w, h), colour=(r, g, b)) -> path."""
+    from PIL import Image
+
+    def write(path, size=(20, 16), colour=(200, 30, 30)):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", size, colour).save(path, quality=90)
+        return path
+
+    return write
+
+
+@pytest.fixture
+def make_archive():
+    """A packer: make_archive(archive_path, {member name: bytes}) writes a .tgz, .tar or .zip by its suffix."""
+
+    def make(archive, members):
+        archive.parent.mkdir(parents=True, exist_ok=True)
+        if archive.suffix == ".zip":
+            with zipfile.ZipFile(archive, "w") as handle:
+                for name, data in members.items():
+                    handle.writestr(name, data)
+            return archive
+        with tarfile.open(archive, "w:gz" if archive.suffix == ".tgz" else "w") as handle:
+            for name, data in members.items():
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                handle.addfile(info, io.BytesIO(data))
+        return archive
+
+    return make
+
+
+@pytest.fixture
+def silent_listener():
+    """A local TCP port that accepts connections and never answers: (host, port)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)
+        yield server.getsockname()

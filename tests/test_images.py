@@ -1,15 +1,15 @@
-"""Unit tests of helpers.images: conversions, grayscale, convolution and pooling."""
+"""Unit tests of helpers.images: checks, grayscale recipes, convolution and pooling against TF and OpenCV."""
 
 import numpy as np
 import pytest
 
 from helpers import images
 
-RNG = np.random.default_rng(0)
 
-
-def rgb(height=5, width=6, channels=3):
-    return RNG.integers(0, 256, size=(height, width, channels), dtype=np.uint8)
+@pytest.fixture
+def rgb(rng):
+    """A maker of random uint8 images: rgb(height, width, channels)."""
+    return lambda height=5, width=6, channels=3: rng.integers(0, 256, size=(height, width, channels), dtype=np.uint8)
 
 
 # --- checks -----------------------------------------------------------------
@@ -18,17 +18,24 @@ def rgb(height=5, width=6, channels=3):
 @pytest.mark.parametrize(
     "bad, error, words",
     [
-        ([[1, 2], [3, 4]], TypeError, "numpy array"),
-        (np.zeros((2, 2, 2, 2)), ValueError, "(height, width)"),
-        (np.zeros(5), ValueError, "shape (5,)"),
-        (np.zeros((0, 3)), ValueError, "empty"),
-        (np.array([["a", "b"]]), TypeError, "dtype <U1"),
+        ([[1, 2], [3, 4]], TypeError, "image must be a numpy array, got list"),
+        (np.zeros((2, 2, 2, 2)), ValueError, "must have shape (height, width) or (height, width, channels)"),
+        (np.zeros(5), ValueError, "got shape (5,)"),
+        (np.zeros((0, 3)), ValueError, "image is empty (shape (0, 3))"),
+        (np.array([["a", "b"]]), TypeError, "must hold numbers, got dtype <U1"),
     ],
 )
 def test_check_image_rejects_bad_input_with_a_clear_message(bad, error, words):
-    with pytest.raises(error, match=None) as info:
+    with pytest.raises(error) as info:
         images.check_image(bad)
     assert words in str(info.value)
+
+
+def test_check_image_returns_valid_images_unchanged():
+    image = np.zeros((2, 3), dtype=bool)
+    assert images.check_image(image) is image
+    with pytest.raises(ValueError, match="must have shape 4-D"):
+        images.check_image(image, ndim=(4,))
 
 
 def test_check_rgb_rejects_two_channels():
@@ -44,54 +51,23 @@ def test_check_kernel_accepts_lists_and_enforces_odd_size():
         images.check_kernel(np.ones(3))
 
 
-# --- value ranges and layouts -------------------------------------------------
+# --- channels and size --------------------------------------------------------
 
 
-def test_float_uint8_round_trip_is_exact():
-    image = rgb()
-    as_float = images.to_float01(image)
-    assert as_float.dtype == np.float32 and 0.0 <= as_float.min() and as_float.max() <= 1.0
-    assert np.array_equal(images.to_uint8(as_float), image)
-    assert images.to_uint8(image) is image
-    assert images.to_float01(as_float).dtype == np.float32
-
-
-def test_to_float01_rejects_out_of_range_floats_and_ints():
-    with pytest.raises(ValueError, match="must lie in \\[0, 1\\]"):
-        images.to_float01(np.full((2, 2), 3.0))
-    with pytest.raises(TypeError, match="uint8 or float"):
-        images.to_float01(np.zeros((2, 2), dtype=np.int64))
-
-
-def test_to_uint8_clips_and_rounds():
-    out = images.to_uint8(np.array([[-0.5, 0.5, 2.0]]))
-    assert out.tolist() == [[0, 128, 255]]
-    with pytest.raises(TypeError, match="float in \\[0, 1\\] or uint8"):
-        images.to_uint8(np.zeros((2, 2), dtype=np.int16))
-
-
-def test_drop_alpha_and_coordinates():
+def test_drop_alpha_keeps_rgb(rgb):
     rgba = rgb(channels=4)
-    assert images.drop_alpha(rgba).shape == (5, 6, 3)
-    assert images.rowcol_to_xy(2, 7) == (7, 2)
-    assert images.xy_to_rowcol(7, 2) == (2, 7)
+    assert np.array_equal(images.drop_alpha(rgba), rgba[..., :3])
+    plain = rgb()
+    assert np.array_equal(images.drop_alpha(plain), plain)
 
 
-def test_channel_layouts_and_bgr():
-    image = rgb(4, 5)
-    first = images.channels_last_to_first(image)
-    assert first.shape == (3, 4, 5)
-    assert np.array_equal(images.channels_first_to_last(first), image)
-    assert np.array_equal(images.bgr_to_rgb(image)[..., 0], image[..., 2])
-    with pytest.raises(ValueError, match="3 channels"):
-        images.bgr_to_rgb(rgb(channels=4))
-
-
-def test_resize_takes_height_then_width():
+def test_resize_takes_height_then_width(rgb):
     image = rgb(40, 60)
     small = images.resize(image, height=10, width=20)
     assert small.shape == (10, 20, 3) and small.dtype == np.uint8
     assert images.resize(image.astype(np.float64) / 255, 4, 6).dtype == np.float32
+    flat = np.full((8, 8), 7, dtype=np.uint8)
+    assert np.array_equal(images.resize(flat, 2, 4), np.full((2, 4), 7))  # area averaging keeps a flat image
     with pytest.raises(ValueError, match="height must be >= 1"):
         images.resize(image, 0, 5)
     with pytest.raises(TypeError, match="width must be an int"):
@@ -110,30 +86,26 @@ def test_grayscale_methods_agree_on_gray_pixels_and_differ_on_colour():
     assert images.grayscale_mean(green)[0, 0] == pytest.approx(85)
     assert images.grayscale_luminosity(green)[0, 0] == pytest.approx(0.587 * 255)
     assert images.grayscale_luminosity(green, "bt709")[0, 0] == pytest.approx(0.7154 * 255)
-    assert images.grayscale_channel(green, 0)[0, 0] == 0
+    assert images.grayscale_channel(green, 0)[0, 0] == 0 and images.grayscale_channel(green, 1)[0, 0] == 255
 
 
-def test_grayscale_matches_pil_luminosity():
+def test_grayscale_matches_pil_and_skimage(rgb):
     from PIL import Image
+    from skimage.color import rgb2gray
 
     image = rgb(8, 8)
     pil_gray = np.asarray(Image.fromarray(image).convert("L"))
     assert np.abs(images.grayscale_luminosity(image) - pil_gray).max() <= 1.0
+    assert np.allclose(images.grayscale_luminosity(image, "bt709") / 255, rgb2gray(image), atol=1e-6)
 
 
-def test_grayscale_bad_arguments():
+def test_grayscale_bad_arguments(rgb):
     with pytest.raises(ValueError, match="standard must be one of"):
         images.grayscale_luminosity(rgb(), "bt2020")
     with pytest.raises(ValueError, match="channel must be 0, 1 or 2"):
         images.grayscale_channel(rgb(), 3)
     with pytest.raises(ValueError, match="\\(height, width, channels\\)"):
         images.grayscale_mean(np.zeros((3, 3)))
-
-
-def test_gray_to_rgb_repeats_channels():
-    gray = np.arange(6.0).reshape(2, 3)
-    out = images.gray_to_rgb(gray)
-    assert out.shape == (2, 3, 3) and np.array_equal(out[..., 2], gray)
 
 
 # --- convolution --------------------------------------------------------------
@@ -166,6 +138,8 @@ def test_conv_output_size_rejects_bad_arguments():
         images.conv_output_size(2, 3)
     with pytest.raises(TypeError, match="kernel must be an int"):
         images.conv_output_size(5, 3.0)
+    with pytest.raises(TypeError, match="size must be an int, got bool"):
+        images.conv_output_size(True, 1)
 
 
 def test_correlate2d_by_hand():
@@ -176,12 +150,12 @@ def test_correlate2d_by_hand():
     assert images.correlate2d(image, kernel, stride=2).shape == (2, 2)
 
 
-def test_convolve2d_flips_the_kernel():
-    image = RNG.normal(size=(6, 6))
-    kernel = RNG.normal(size=(3, 3))
-    assert np.allclose(images.convolve2d(image, kernel), images.correlate2d(image, kernel[::-1, ::-1]))
+def test_convolve2d_flips_the_kernel_like_scipy(rng):
     from scipy.signal import convolve2d
 
+    image = rng.normal(size=(6, 6))
+    kernel = rng.normal(size=(3, 3))
+    assert np.allclose(images.convolve2d(image, kernel), images.correlate2d(image, kernel[::-1, ::-1]))
     assert np.allclose(images.convolve2d(image, kernel), convolve2d(image, kernel, mode="valid"))
 
 
@@ -189,16 +163,17 @@ def test_same_padding_puts_the_odd_zero_at_the_end():
     padded = images.pad2d(np.ones((5, 5)), (2, 2), stride=1, padding="same")
     assert padded.shape == (6, 6)
     assert padded[-1].sum() == 0 and padded[0].sum() == 5
+    assert images.pad2d(np.ones((2, 2, 3)), (3, 3), padding=1).shape == (4, 4, 3)  # channels are not padded
 
 
 @pytest.mark.parametrize("stride", [1, 2, 3])
 @pytest.mark.parametrize("padding", ["valid", "same"])
 @pytest.mark.parametrize("kernel_size", [2, 3, 5])
-def test_conv2d_layer_matches_tensorflow(stride, padding, kernel_size):
+def test_conv2d_layer_matches_tensorflow(rng, stride, padding, kernel_size):
     import tensorflow as tf
 
-    inputs = RNG.normal(size=(9, 8, 2)).astype(np.float32)
-    kernels = RNG.normal(size=(kernel_size, kernel_size, 2, 3)).astype(np.float32)
+    inputs = rng.normal(size=(9, 8, 2)).astype(np.float32)
+    kernels = rng.normal(size=(kernel_size, kernel_size, 2, 3)).astype(np.float32)
     expected = tf.nn.conv2d(inputs[None], kernels, strides=stride, padding=padding.upper())[0].numpy()
     ours = images.conv2d_layer(inputs, kernels, stride, padding)
     assert ours.shape == expected.shape
@@ -208,11 +183,13 @@ def test_conv2d_layer_matches_tensorflow(stride, padding, kernel_size):
 def test_conv2d_layer_rejects_mismatched_channels():
     with pytest.raises(ValueError, match="expect 3 input channels but inputs have 2"):
         images.conv2d_layer(np.zeros((4, 4, 2)), np.zeros((3, 3, 3, 1)))
-    with pytest.raises(ValueError, match="\\(kh, kw, in_channels, out_channels\\)"):
+    with pytest.raises(ValueError, match="\\(kh, kw, in_channels, out_channels\\), got \\(3, 3\\)"):
         images.conv2d_layer(np.zeros((4, 4, 2)), np.zeros((3, 3)))
+    with pytest.raises(ValueError, match="got None"):
+        images.conv2d_layer(np.zeros((4, 4, 2)), [[1.0]])
 
 
-def test_apply_kernel_keeps_size_and_matches_opencv():
+def test_apply_kernel_keeps_size_and_matches_opencv(rgb):
     import cv2
 
     image = rgb(12, 10).astype(np.float32)
@@ -221,7 +198,7 @@ def test_apply_kernel_keeps_size_and_matches_opencv():
     theirs = cv2.filter2D(image, -1, kernel, borderType=cv2.BORDER_CONSTANT)
     assert ours.shape == image.shape
     assert np.allclose(ours, theirs, atol=1e-3)
-    assert images.apply_kernel(image[..., 0], kernel).shape == (12, 10)
+    assert np.allclose(images.apply_kernel(image[..., 0], kernel), theirs[..., 0], atol=1e-3)
     with pytest.raises(ValueError, match="odd height and width"):
         images.apply_kernel(image, np.ones((2, 2)))
 
@@ -234,8 +211,16 @@ def test_pool2d_by_hand():
     assert images.pool2d(x).tolist() == [[4, 8], [12, 16]]
     assert images.pool2d(x, mode="min").tolist() == [[1, 5], [9, 13]]
     assert images.pool2d(x, mode="mean").tolist() == [[2.5, 6.5], [10.5, 14.5]]
-    assert images.pool2d(x, size=3, stride=1).shape == (2, 2)
+    assert images.pool2d(x, size=3, stride=1).tolist() == [[13, 14], [15, 16]]
     assert images.pool2d(np.ones((5, 5))).shape == (2, 2)  # leftovers dropped
+
+
+def test_pool2d_matches_keras_max_pooling(rng):
+    import keras
+
+    x = rng.normal(size=(7, 9)).astype(np.float32)
+    expected = keras.ops.convert_to_numpy(keras.layers.MaxPooling2D(2)(x[None, ..., None]))[0, ..., 0]
+    assert np.allclose(images.pool2d(x), expected)
 
 
 def test_pool2d_bad_arguments():

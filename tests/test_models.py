@@ -1,5 +1,8 @@
 """Unit tests of helpers.models: the layer graph as text, and the optional picture."""
 
+import sys
+import types
+
 import keras
 import pytest
 
@@ -17,6 +20,20 @@ def two_headed():
     return keras.Model(image, [digit, odd, both])
 
 
+def fake_pydot(dot_works: bool) -> types.ModuleType:
+    """A stand-in for pydot whose Dot.create runs `dot` successfully or fails like a missing Graphviz."""
+    module = types.ModuleType("pydot")
+
+    class Dot:
+        def create(self, *args, **kwargs):
+            if not dot_works:
+                raise FileNotFoundError('"dot" not found in path.')
+            return b"<svg/>"
+
+    module.Dot = Dot
+    return module
+
+
 def test_layer_inputs_follow_the_graph():
     assert models.layer_inputs(two_headed()) == {
         "image": [], "conv": ["image"], "flat": ["conv"], "digit": ["flat"], "odd": ["flat"],
@@ -29,7 +46,9 @@ def test_describe_graph_lines():
     assert lines[0].startswith("image") and "(model input)" in lines[0]
     assert "Conv2D" in lines[1] and "(None, 6, 6, 2)" in lines[1] and lines[1].endswith("<- image")
     assert lines[3].endswith("<- flat  -> model output")
+    assert lines[4].endswith("<- flat  -> model output")
     assert lines[5].endswith("<- digit, odd  -> model output")
+    assert not lines[2].endswith("model output")
 
 
 def test_describe_graph_with_dict_and_single_outputs():
@@ -46,15 +65,28 @@ def test_layer_inputs_refuses_a_sequential_model():
         models.layer_inputs(model)
 
 
+def test_can_plot_model_is_false_without_pydot(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pydot", None)  # import pydot raises ImportError
+    assert models.can_plot_model() is False
+
+
+def test_can_plot_model_is_false_when_the_dot_program_fails(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pydot", fake_pydot(dot_works=False))
+    assert models.can_plot_model() is False
+
+
+def test_can_plot_model_is_true_only_when_a_dot_run_works(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pydot", fake_pydot(dot_works=True))
+    assert models.can_plot_model() is True
+
+
 def test_plot_model_file_without_and_with_graphviz(monkeypatch, tmp_path):
-    monkeypatch.setattr(models, "can_plot_model", lambda: False)
+    monkeypatch.setitem(sys.modules, "pydot", None)
     assert models.plot_model_file(two_headed(), tmp_path / "m.png") is None
+    assert not (tmp_path / "m.png").exists()
     drawn = []
-    monkeypatch.setattr(models, "can_plot_model", lambda: True)
-    monkeypatch.setattr(keras.utils, "plot_model", lambda model, to_file, **kwargs: drawn.append(to_file))
-    assert models.plot_model_file(two_headed(), tmp_path / "sub" / "m.png") == tmp_path / "sub" / "m.png"
-    assert drawn == [str(tmp_path / "sub" / "m.png")]
-
-
-def test_can_plot_model_is_a_bool():
-    assert isinstance(models.can_plot_model(), bool)
+    monkeypatch.setitem(sys.modules, "pydot", fake_pydot(dot_works=True))
+    monkeypatch.setattr(keras.utils, "plot_model", lambda model, to_file, **kwargs: drawn.append((to_file, kwargs)))
+    path = tmp_path / "sub" / "m.png"
+    assert models.plot_model_file(two_headed(), path) == path and path.parent.is_dir()
+    assert drawn == [(str(path), {"show_shapes": True, "show_layer_names": True})]

@@ -5,8 +5,8 @@ import re
 import nbformat
 import pytest
 
-from helpers.config import project_root
-from helpers.execution import chapter_notebooks
+from helpers.paths import project_root
+from tools.execution import chapter_notebooks
 
 NOTEBOOKS = chapter_notebooks()
 IDS = [path.name for path in NOTEBOOKS]

@@ -1,23 +1,30 @@
 """Unit tests of helpers.plots: every function returns a labelled Figure and rejects bad input."""
 
+import matplotlib
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
 from helpers import plots
 
-RNG = np.random.default_rng(1)
+
+def test_set_style_sets_the_course_look():
+    with matplotlib.rc_context():
+        plots.set_style()
+        assert matplotlib.rcParams["figure.dpi"] == 80 and list(matplotlib.rcParams["figure.figsize"]) == [8, 4]
+        assert matplotlib.rcParams["image.interpolation"] == "nearest" and not matplotlib.rcParams["axes.grid"]
 
 
-def test_show_images_grid_titles_and_gray_default():
-    images = [RNG.random((8, 8)), RNG.integers(0, 255, (8, 8, 3), dtype=np.uint8), RNG.random((8, 8, 1))]
+def test_show_images_grid_titles_and_gray_default(rng):
+    images = [rng.random((8, 8)), rng.integers(0, 255, (8, 8, 3), dtype=np.uint8), rng.random((8, 8, 1))]
     fig = plots.show_images(images, ["a", "b", "c"], ncols=2, suptitle="grid")
     assert isinstance(fig, Figure)
     axes = fig.axes
     assert len(axes) == 4 and [ax.get_title() for ax in axes[:3]] == ["a", "b", "c"]
     assert axes[0].images[0].get_cmap().name == "gray"
+    assert axes[2].images[0].get_array().shape == (8, 8)  # the single channel is drawn as a 2-D image
     assert not axes[3].images  # the spare cell is empty
-    assert fig._suptitle.get_text() == "grid"
+    assert fig.get_suptitle() == "grid"
 
 
 def test_show_images_bad_input():
@@ -32,8 +39,8 @@ def test_show_images_bad_input():
 
 
 def test_compare_images_uses_keys_as_titles():
-    fig = plots.compare_images({"mean": np.zeros((4, 4)), "luma": np.ones((4, 4))}, cmap=None)
-    assert [ax.get_title() for ax in fig.axes] == ["mean", "luma"]
+    fig = plots.compare_images({"mean": np.zeros((4, 4)), "luma": np.ones((4, 4))}, cmap=None, suptitle="two")
+    assert [ax.get_title() for ax in fig.axes] == ["mean", "luma"] and fig.get_suptitle() == "two"
     assert fig.axes[0].images[0].get_cmap().name != "gray"
     with pytest.raises(ValueError, match="nothing to compare"):
         plots.compare_images({})
@@ -42,24 +49,32 @@ def test_compare_images_uses_keys_as_titles():
 def test_show_kernel_effect_writes_the_kernel_values():
     kernel = np.array([[1, 0, -1]] * 3)
     fig = plots.show_kernel_effect(np.zeros((6, 6)), kernel, np.zeros((6, 6)), name="edge")
-    assert fig.axes[1].get_title() == "edge 3x3"
+    assert [ax.get_title() for ax in fig.axes] == ["input", "edge 3x3", "output"]
     assert sorted({t.get_text() for t in fig.axes[1].texts}) == ["-1", "0", "1"]
     with pytest.raises(ValueError, match="result must have shape"):
         plots.show_kernel_effect(np.zeros((6, 6)), kernel, np.zeros(3))
 
 
-def test_show_matrix_labels_every_cell():
+def test_show_matrix_labels_every_cell_and_draws_on_a_given_axes():
     fig = plots.show_matrix(np.arange(6).reshape(2, 3), title="m")
-    assert len(fig.axes[0].texts) == 6 and fig.axes[0].get_title() == "m"
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.texts] == ["0", "1", "2", "3", "4", "5"] and ax.get_title() == "m"
+    assert [t.get_color() for t in ax.texts] == ["black"] * 3 + ["white"] * 3  # light text on dark cells
+    import matplotlib.pyplot as plt
+
+    own, axes = plt.subplots(1, 2)
+    assert plots.show_matrix(np.eye(2), ax=axes[1], fmt=".1f") is own and axes[1].texts[0].get_text() == "1.0"
     with pytest.raises(ValueError, match="matrix must have shape"):
         plots.show_matrix(np.zeros((2, 2, 2)))
 
 
-def test_channel_histograms_colour_and_gray():
-    fig = plots.channel_histograms(RNG.integers(0, 255, (5, 5, 3), dtype=np.uint8))
-    assert fig.axes[0].get_xlabel() == "pixel value" and fig.axes[0].get_legend() is not None
-    fig = plots.channel_histograms(RNG.random((5, 5)))
-    assert fig.axes[0].get_legend() is None
+def test_channel_histograms_colour_and_gray(rng):
+    fig = plots.channel_histograms(rng.integers(0, 255, (5, 5, 3), dtype=np.uint8))
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "pixel value" and [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "red", "green", "blue"]
+    fig = plots.channel_histograms(rng.random((5, 5)), title="gray")
+    assert fig.axes[0].get_legend() is None and fig.axes[0].get_title() == "gray"
 
 
 def test_plot_history_draws_train_and_validation_per_run():
@@ -67,7 +82,9 @@ def test_plot_history_draws_train_and_validation_per_run():
             "dropout": {"accuracy": [0.5, 0.7], "loss": [1.0, 0.8]}}
     fig = plots.plot_history(runs)
     assert [ax.get_title() for ax in fig.axes] == ["accuracy", "loss"]
-    assert len(fig.axes[0].lines) == 3 and fig.axes[0].get_xlabel() == "epoch"
+    assert [line.get_label() for line in fig.axes[0].lines] == ["baseline train", "baseline validation",
+                                                                "dropout train"]
+    assert fig.axes[0].get_xlabel() == "epoch" and fig.get_suptitle() == "Learning curves"
 
 
 def test_plot_history_accepts_a_keras_history_and_rejects_bad_input():
@@ -93,8 +110,10 @@ def test_plot_confusion_matrix_counts_and_shares():
     assert ax.get_title() == "cm" and ax.get_xlabel() == "predicted class" and ax.get_ylabel() == "true class"
     assert [t.get_text() for t in ax.texts] == ["5", "1", "2", "7"]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["cat", "dog"]
+    assert fig.axes[1].get_ylabel() == "count"  # the colour bar
     fig = plots.plot_confusion_matrix(matrix, ["cat", "dog"], normalize=True)
     assert [t.get_text() for t in fig.axes[0].texts] == ["0.83", "0.17", "0.22", "0.78"]
+    assert fig.axes[1].get_ylabel() == "share of the row"
 
 
 def test_plot_confusion_matrix_bad_input():
@@ -104,13 +123,13 @@ def test_plot_confusion_matrix_bad_input():
         plots.plot_confusion_matrix(np.zeros((2, 2), dtype=int), ["a"])
 
 
-def test_show_predictions_titles_true_slash_predicted_wrong_in_red():
-    images = RNG.integers(0, 255, (3, 6, 6), dtype=np.uint8)
+def test_show_predictions_titles_true_slash_predicted_wrong_in_red(rng):
+    images = rng.integers(0, 255, (3, 6, 6), dtype=np.uint8)
     fig = plots.show_predictions(images, np.array([0, 1, 2]), np.array([0, 2, 2]), ["a", "b", "c"], ncols=3)
     titles = [ax.title for ax in fig.axes[:3]]
     assert [t.get_text() for t in titles] == ["a / a", "b / c", "c / c"]
     assert [t.get_color() for t in titles] == ["black", "red", "black"]
-    assert fig._suptitle.get_text() == "true / predicted (wrong in red)"
+    assert fig.get_suptitle() == "true / predicted (wrong in red)"
     assert plots.show_predictions(images[:1], [3], [4]).axes[0].get_title() == "3 / 4"
 
 
@@ -128,7 +147,7 @@ def test_show_misclassified_keeps_only_the_wrong_ones():
     assert [ax.get_title() for ax in shown] == ["1 / 9", "3 / 8"]
     assert shown[0].images[0].get_array()[0, 0] == 1  # the image belongs to its title
     assert all(ax.title.get_color() == "red" for ax in shown)
-    assert fig._suptitle.get_text() == "2 misclassified: true / predicted"
+    assert fig.get_suptitle() == "2 misclassified: true / predicted"
     with pytest.raises(ValueError, match="no misclassified examples"):
         plots.show_misclassified(images, np.arange(5), np.arange(5))
     with pytest.raises(ValueError, match="shape"):
@@ -143,6 +162,8 @@ def test_probability_bars_colours_predicted_and_true():
     colours = [b.get_facecolor() for b in bars]
     assert colours[2][:3] == (1.0, 0.0, 0.0) and colours[1] != colours[0]
     assert fig.axes[0].get_ylabel() == "probability" and fig.axes[0].get_title() == "one image"
+    right = plots.probability_bars(probabilities, ["a", "b", "c"], true_class=np.int64(1)).axes[0].patches
+    assert right[0].get_facecolor() == right[2].get_facecolor()  # no red bar when the prediction is right
     long_names = plots.probability_bars(probabilities, ["shirt", "coat", "bag"])
     assert long_names.axes[0].get_xticklabels()[0].get_rotation() == 45
 
@@ -152,3 +173,11 @@ def test_probability_bars_bad_input():
         plots.probability_bars(np.array([0.5, 0.5]), ["a", "b", "c"])
     with pytest.raises(ValueError, match="sum to 1"):
         plots.probability_bars(np.array([0.5, 0.6]), ["a", "b"])
+    with pytest.raises(ValueError, match=">= 0"):
+        plots.probability_bars(np.array([1.5, -0.5]), ["a", "b"])
+
+
+@pytest.mark.parametrize("true_class", [-1, 3, 4, True, 1.0, "b"])
+def test_probability_bars_refuses_a_true_class_outside_the_classes(true_class):
+    with pytest.raises(ValueError, match="true_class must be a class index in 0..2, got"):
+        plots.probability_bars(np.array([0.1, 0.7, 0.2]), ["a", "b", "c"], true_class=true_class)

@@ -1,35 +1,212 @@
-"""Unit tests of helpers.execution: finding and running notebooks like nbval does."""
+"""Unit tests of the course tooling in tools/: running notebooks like nbval, regenerating them, benchmarking."""
+
+import json
+import os
+import subprocess
+import sys
+from types import SimpleNamespace
 
 import nbformat
 import pytest
 
-from helpers import execution
+from helpers.benchmark_records import RECORDS_ENV
+from helpers.paths import project_root
+from tools import benchmark, execution, machine_speed, regenerate
 
 
-def test_chapter_notebooks_are_ordered_and_filterable():
-    all_books = execution.chapter_notebooks()
-    assert [p.name for p in all_books] == sorted(p.name for p in all_books)
-    assert all(p.name[:2].isdigit() for p in all_books)
-    first = all_books[0].name
-    assert execution.chapter_notebooks([first[:2] + "_"]) == [all_books[0]]
-    with pytest.raises(FileNotFoundError, match="matches \\['no-such-chapter'\\]"):
-        execution.chapter_notebooks(["no-such-chapter"])
-
-
-def test_notebook_environment_matches_nbval():
-    env = execution.notebook_environment(fast=True, offline=False, extra={"X": "1"})
-    assert env["COURSE_FAST"] == "1" and env["COURSE_OFFLINE"] == "0"
-    assert env["PYTEST_CURRENT_TEST"] and env["TF_CPP_MIN_LOG_LEVEL"] == "3" and env["X"] == "1"
-
-
-def test_execute_notebook_runs_cells_in_the_chosen_mode(tmp_path):
-    path = tmp_path / "01_probe.ipynb"
+def write_notebook(path, *sources):
+    """A notebook of code cells with a python3 kernelspec, written to `path`."""
     notebook = nbformat.v4.new_notebook()
-    notebook.cells = [nbformat.v4.new_code_cell("import os; print(os.environ['COURSE_FAST'], os.environ['Y'])")]
+    notebook.cells = [nbformat.v4.new_code_cell(source) for source in sources]
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(notebook, path)
-    seconds = execution.execute_notebook(path, fast=True, offline=True, save=True, timeout=120,
+    return path
+
+
+def printed(path, cell=-1):
+    """The text a saved notebook's cell printed."""
+    return "".join(output.get("text", "") for output in nbformat.read(path, as_version=4).cells[cell].outputs)
+
+
+@pytest.fixture
+def chapters(monkeypatch, tmp_path):
+    """A notebooks folder in tmp_path with three chapters and two files that are not chapters."""
+    folder = tmp_path / "notebooks"
+    for name in ("02_kernels.ipynb", "01_pixels.ipynb", "10_more.ipynb", "scratch.ipynb", "1_short.ipynb"):
+        write_notebook(folder / name, "print('hi')")
+    monkeypatch.setattr(execution, "notebooks_dir", lambda: folder)
+    return folder
+
+
+# --- execution ----------------------------------------------------------------------------
+
+
+def test_notebooks_dir_is_the_course_notebooks_folder():
+    assert execution.notebooks_dir() == project_root() / "notebooks"
+
+
+def test_chapter_notebooks_are_ordered_and_only_chapters(chapters):
+    assert [p.name for p in execution.chapter_notebooks()] == ["01_pixels.ipynb", "02_kernels.ipynb", "10_more.ipynb"]
+    assert execution.chapter_notebooks([]) == execution.chapter_notebooks()
+
+
+def test_chapter_notebooks_filter_by_parts_of_names(chapters):
+    assert [p.name for p in execution.chapter_notebooks(["02"])] == ["02_kernels.ipynb"]
+    assert [p.name for p in execution.chapter_notebooks(["more", "pix"])] == ["01_pixels.ipynb", "10_more.ipynb"]
+    assert [p.name for p in execution.chapter_notebooks(["0"])] == ["01_pixels.ipynb", "02_kernels.ipynb",
+                                                                    "10_more.ipynb"]
+
+
+def test_chapter_notebooks_name_the_parts_that_match_nothing(chapters):
+    with pytest.raises(FileNotFoundError, match=r"no notebook in .*notebooks matches \['scratch', 'nope'\]"):
+        execution.chapter_notebooks(["01", "scratch", "nope"])
+
+
+def test_notebook_environment_uses_the_given_base_and_sets_nbvals_variables(monkeypatch):
+    monkeypatch.setenv("FROM_OS", "1")
+    env = execution.notebook_environment(fast=True, offline=False, extra={"X": "1", "COURSE_OFFLINE": "1"},
+                                         base={"PATH": "/bin", "COURSE_FAST": "0"})
+    assert env == {"PATH": "/bin", "COURSE_FAST": "1", "COURSE_OFFLINE": "1", "PYTEST_CURRENT_TEST": "1",
+                   "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore", "X": "1"}
+    env = execution.notebook_environment(fast=False, offline=True)
+    assert env["FROM_OS"] == "1" and env["COURSE_FAST"] == "0" and env["COURSE_OFFLINE"] == "1"
+    assert os.environ.get("PYTEST_CURRENT_TEST") != "1"  # a copy: the test process is not changed
+
+
+def test_execute_notebook_runs_in_its_own_environment_and_leaves_ours_alone(monkeypatch, tmp_path):
+    monkeypatch.setenv("COURSE_FAST", "0")
+    path = write_notebook(tmp_path / "01_probe.ipynb", "import os",
+                          "print(os.environ['COURSE_FAST'], os.environ['COURSE_OFFLINE'], os.environ['Y'])")
+    before = dict(os.environ)
+    seconds = execution.execute_notebook(path, fast=True, offline=False, save=True, timeout=120,
                                          extra_env={"Y": "yes"})
-    assert seconds > 0
-    outputs = nbformat.read(path, as_version=4).cells[0].outputs
-    assert outputs[0]["text"] == "1 yes\n"
+    assert dict(os.environ) == before
+    assert seconds > 0 and printed(path) == "1 0 yes\n"
+    unsaved = write_notebook(tmp_path / "02_unsaved.ipynb", "print(1)")
+    execution.execute_notebook(unsaved, fast=True, offline=True, save=False, timeout=120)
+    assert printed(unsaved) == ""  # save=False leaves the file as it was
+
+
+# --- regenerate ------------------------------------------------------------------------------
+
+
+def test_regenerate_rewrites_the_chosen_notebooks_in_fast_offline_mode(chapters, capsys):
+    write_notebook(chapters / "02_kernels.ipynb", "import os", "print(os.environ['COURSE_FAST'], os.environ['COURSE_OFFLINE'])")
+    assert regenerate.main(["02"]) == 0
+    assert printed(chapters / "02_kernels.ipynb") == "1 1\n"
+    assert printed(chapters / "01_pixels.ipynb") == ""  # not chosen, not run
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "regenerating 02_kernels.ipynb ..." and out[1].startswith("  done in ") and len(out) == 2
+
+
+def test_regenerate_of_an_unknown_chapter_is_an_error(chapters):
+    with pytest.raises(FileNotFoundError, match="matches \\['99'\\]"):
+        regenerate.main(["99"])
+
+
+# --- benchmark -------------------------------------------------------------------------------
+
+
+def row(notebook, seconds, records=None, status="ok"):
+    return {"notebook": notebook, "status": status, "seconds": seconds, "records": records or {}}
+
+
+def test_write_results_writes_markdown_and_json_keeping_notebooks_not_rerun(tmp_path):
+    old = [row("01_a.ipynb", 10.0, {"01/pixels": 4}), {**row("02_b.ipynb", 30.0), "machine_speed_s": 3.0},
+           {"notebook": "03_c.ipynb", "status": "ok", "seconds": 8.0, "metrics": {"03/test_accuracy": 0.98}}]
+    (tmp_path / "results-fast.json").write_text(json.dumps({"notebooks": old}))
+    text = benchmark.write_results(tmp_path, "fast", False, 2.5, [row("01_a.ipynb", 30.0, {"01/pixels": 5})])
+    saved = json.loads((tmp_path / "results-fast.json").read_text())
+    assert saved["mode"] == "fast" and saved["online"] is False and saved["machine"] == benchmark.machine()
+    assert [r["notebook"] for r in saved["notebooks"]] == ["01_a.ipynb", "02_b.ipynb", "03_c.ipynb"]
+    assert saved["notebooks"][0] == {**row("01_a.ipynb", 30.0, {"01/pixels": 5}), "machine_speed_s": 2.5}
+    assert saved["notebooks"][1]["machine_speed_s"] == 3.0  # a kept row keeps its own machine speed
+    assert (tmp_path / "results-fast.md").read_text() == text
+    lines = text.splitlines()
+    assert lines[0] == "# Benchmark, fast mode" and "offline" in lines[2]
+    assert "| 01_a.ipynb | ok | 30.0 | 2.5 | 12.0 | 01/pixels = 5 |" in lines
+    assert "| 02_b.ipynb | ok | 30.0 | 3.0 | 10.0 | — |" in lines
+    assert "| 03_c.ipynb | ok | 8.0 | — | — | 03/test_accuracy = 0.98 |" in lines
+    assert lines[-1] == "| **total** | | 68.0 | | | |"
+
+
+def test_write_results_without_earlier_results(tmp_path):
+    text = benchmark.write_results(tmp_path / "new", "full", True, 2.0, [row("01_a.ipynb", 5.0, status="failed: X")])
+    assert "| 01_a.ipynb | failed: X | 5.0 | 2.0 | 2.5 | — |" in text and "; online;" in text
+    assert json.loads((tmp_path / "new" / "results-full.json").read_text())["online"] is True
+
+
+def test_machine_describes_cores_and_python():
+    assert f"{os.cpu_count()} CPU cores" in benchmark.machine() and "Python 3." in benchmark.machine()
+
+
+def test_machine_speed_runs_the_measurement_in_a_fresh_process_and_reads_its_last_line(monkeypatch):
+    calls = []
+
+    def fake_run(command, **kwargs):
+        calls.append((command, kwargs))
+        return SimpleNamespace(stdout="some notice\n3.21\n")
+
+    monkeypatch.setattr(benchmark.subprocess, "run", fake_run)
+    assert benchmark.machine_speed() == 3.21
+    (command, kwargs), = calls
+    assert command == [sys.executable, "-m", "tools.machine_speed"]
+    assert kwargs["cwd"] == project_root() and kwargs["env"]["TF_CPP_MIN_LOG_LEVEL"] == "3" and kwargs["check"]
+
+
+def test_machine_speed_measure_times_a_small_training(monkeypatch):
+    monkeypatch.setattr(machine_speed, "SAMPLES", 64)
+    monkeypatch.setattr(machine_speed, "EPOCHS", 1)
+    assert 0 < machine_speed.measure() < 60
+
+
+def test_run_one_runs_a_copy_and_collects_its_records(monkeypatch, tmp_path):
+    original = write_notebook(tmp_path / "03_x.ipynb", "print(1)")
+    seen = {}
+
+    def fake_execute(path, fast, offline, save, timeout, extra_env):
+        seen.update(path=path, fast=fast, offline=offline, save=save)
+        with open(extra_env[RECORDS_ENV], "a") as handle:
+            handle.write(json.dumps({"chapter": "03", "name": "test_accuracy", "value": 0.9}) + "\n")
+        return 1.0
+
+    monkeypatch.setattr(benchmark, "execute_notebook", fake_execute)
+    (tmp_path / "scratch").mkdir()
+    result = benchmark.run_one(original, tmp_path / "scratch", full=False, online=False)
+    assert seen == {"path": tmp_path / "scratch" / "03_x.ipynb", "fast": True, "offline": True, "save": False}
+    assert result["notebook"] == "03_x.ipynb" and result["status"] == "ok" and result["seconds"] >= 0
+    assert result["records"] == {"03/test_accuracy": 0.9}
+
+
+def test_run_one_reports_a_failing_chapter_instead_of_stopping(monkeypatch, tmp_path):
+    def broken(*args, **kwargs):
+        raise RuntimeError("cell 4 failed")
+
+    monkeypatch.setattr(benchmark, "execute_notebook", broken)
+    (tmp_path / "scratch").mkdir()
+    result = benchmark.run_one(write_notebook(tmp_path / "04_y.ipynb", "1"), tmp_path / "scratch", True, True)
+    assert result["status"] == "failed: RuntimeError" and result["records"] == {}
+
+
+def test_benchmark_main_runs_the_chosen_chapters_and_fails_if_one_failed(chapters, monkeypatch, tmp_path, capsys):
+    ran = []
+
+    def fake_run_one(path, scratch, full, online):
+        ran.append((path.name, full, online))
+        return row(path.name, 4.0, status="ok" if path.name.startswith("01") else "failed: RuntimeError")
+
+    monkeypatch.setattr(benchmark, "machine_speed", lambda: 2.0)
+    monkeypatch.setattr(benchmark, "run_one", fake_run_one)
+    assert benchmark.main(["01", "--out", str(tmp_path / "out")]) == 0
+    assert benchmark.main(["01", "02", "--full", "--online", "--out", str(tmp_path / "out")]) == 1
+    assert ran == [("01_pixels.ipynb", False, False), ("01_pixels.ipynb", True, True), ("02_kernels.ipynb", True, True)]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["results-fast.json", "results-fast.md",
+                                                                    "results-full.json", "results-full.md"]
+    assert "machine speed: 2.00 s" in capsys.readouterr().out
+
+
+def test_tools_run_as_modules_from_the_repository_root():
+    result = subprocess.run([sys.executable, "-m", "tools.regenerate", "--help"], cwd=project_root(),
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "./course regen" in result.stdout
