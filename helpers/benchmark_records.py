@@ -23,8 +23,11 @@ def _checked(chapter: str, name: str, value: object) -> float:
     return value
 
 
-def record(chapter: str, **values: float) -> dict[str, float]:
-    """Check `values` and append them under `chapter` to $COURSE_BENCHMARK_FILE when the benchmark runs."""
+def record(chapter: str, **values: float) -> None:
+    """Check `values` and append them under `chapter` to $COURSE_BENCHMARK_FILE when the benchmark runs.
+
+    Returns nothing, so a record as a cell's last line prints nothing.
+    """
     if not values:
         raise ValueError("record needs at least one name=value")
     checked = {name: _checked(chapter, name, value) for name, value in values.items()}
@@ -33,7 +36,6 @@ def record(chapter: str, **values: float) -> dict[str, float]:
         with Path(target).open("a", encoding="utf-8") as handle:
             for name, value in checked.items():
                 handle.write(json.dumps({"chapter": chapter, "name": name, "value": value}) + "\n")
-    return checked
 
 
 def read_records(path: Path) -> dict[str, dict[str, float]]:

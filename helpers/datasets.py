@@ -86,10 +86,12 @@ def stratified_subset(x: np.ndarray, y: np.ndarray, size: int | None,
         raise TypeError("x and y must be numpy arrays")
     if len(x) != len(y) or len(y) == 0:
         raise ValueError(f"x and y must be non-empty and of one length, got {len(x)} and {len(y)}")
+    if y.ndim != 1:
+        raise ValueError(f"y must be 1-D class labels (not one-hot), got shape {y.shape}")
+    if size is not None and (isinstance(size, bool) or not isinstance(size, (int, np.integer))):
+        raise TypeError(f"size must be an int or None, got {type(size).__name__}")
     if size is None or size == len(y):
         return x, y
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)):
-        raise TypeError(f"size must be an int or None, got {type(size).__name__}")
     if not 1 <= size < len(y):
         raise ValueError(f"size must be between 1 and {len(y)}, got {size}")
     x_kept, _, y_kept, _ = train_test_split(x, y, train_size=int(size), stratify=y, random_state=seed)

@@ -106,6 +106,8 @@ def fetch(url: str, filename: str, *, sha256: str | None, folder: str = "downloa
         raise ValueError(f"filename must be a plain file name, got {filename!r}")
     if sha256 is not None and (len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256)):
         raise ValueError(f"sha256 must be 64 lowercase hex digits, got {sha256!r}")
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
     target = cache_dir(folder) / filename
     looked: list[str] = []
     if target.is_file():
@@ -116,7 +118,7 @@ def fetch(url: str, filename: str, *, sha256: str | None, folder: str = "downloa
     else:
         looked.append(f"{shown(target)}: not there")
     if is_offline() if offline is None else offline:
-        looked.append(f"{url}: not tried ({OFFLINE_ENV}=1)")
+        looked.append(f"{url}: not tried ({OFFLINE_ENV}=1)" if offline is None else f"{url}: not tried (offline)")
         raise NotAvailableError(filename, looked, provide)
     partial = target.with_name(target.name + ".partial")
     try:

@@ -20,13 +20,14 @@ def set_style() -> None:
                          "axes.titlesize": 11, "image.interpolation": "nearest"})
 
 
-def _imshow(ax: plt.Axes, image: np.ndarray, title: str = "", cmap: str | None = "auto") -> None:
-    """Show one image on `ax`: 2-D arrays in gray unless another cmap is given."""
+def _imshow(ax: plt.Axes, image: np.ndarray, title: str = "", cmap: str | None = "auto",
+            vmin: float | None = None, vmax: float | None = None) -> None:
+    """Show one image on `ax`: 2-D arrays in gray unless another cmap is given; vmin/vmax fix the scale."""
     if cmap == "auto":
         cmap = "gray" if image.ndim == 2 else None
     if image.ndim == 3 and image.shape[2] == 1:
         image = image[..., 0]
-    ax.imshow(image, cmap=cmap)
+    ax.imshow(image, cmap=cmap, vmin=vmin, vmax=vmax)
     ax.set_title(title)
     ax.axis("off")
 
@@ -38,8 +39,10 @@ def show_images(
     cmap: str | None = "auto",
     size: float = 2.5,
     suptitle: str = "",
+    vmin: float | None = None,
+    vmax: float | None = None,
 ) -> Figure:
-    """A grid of images with a title each; 2-D arrays are drawn in gray."""
+    """A grid of images with a title each; 2-D arrays in gray, autoscaled unless vmin/vmax fix one scale for all."""
     if len(images) == 0:
         raise ValueError("images is empty: nothing to show")
     if titles is not None and len(titles) != len(images):
@@ -53,7 +56,7 @@ def show_images(
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
     for i, ax in enumerate(axes.flat):
         if i < len(images):
-            _imshow(ax, np.asarray(images[i]), titles[i] if titles else "", cmap)
+            _imshow(ax, np.asarray(images[i]), titles[i] if titles else "", cmap, vmin, vmax)
         else:
             ax.axis("off")
     if suptitle:
@@ -62,11 +65,13 @@ def show_images(
     return fig
 
 
-def compare_images(images: dict[str, np.ndarray], cmap: str | None = "auto", size: float = 3.5, suptitle: str = "") -> Figure:
-    """Images side by side in one row, titled by their dictionary keys."""
+def compare_images(images: dict[str, np.ndarray], cmap: str | None = "auto", size: float = 3.5, suptitle: str = "",
+                   vmin: float | None = None, vmax: float | None = None) -> Figure:
+    """Images side by side in one row, titled by their dictionary keys (vmin/vmax: one scale for all)."""
     if not images:
         raise ValueError("images is empty: nothing to compare")
-    return show_images(list(images.values()), list(images.keys()), ncols=len(images), cmap=cmap, size=size, suptitle=suptitle)
+    return show_images(list(images.values()), list(images.keys()), ncols=len(images), cmap=cmap, size=size,
+                       suptitle=suptitle, vmin=vmin, vmax=vmax)
 
 
 def show_kernel_effect(image: np.ndarray, kernel: np.ndarray, result: np.ndarray, name: str = "kernel") -> Figure:

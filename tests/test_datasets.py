@@ -117,6 +117,8 @@ def test_stratified_subset_rounds_to_the_exact_size():
     ([0, 0], np.zeros(2, int), 1, TypeError, "numpy arrays"),
     (np.zeros(2), [0, 1], 1, TypeError, "numpy arrays"),
     (np.zeros(9), np.arange(9) % 3, 2, ValueError, "number of classes"),  # sklearn: fewer than one per class
+    (np.zeros(3), np.zeros(3, int), 3.0, TypeError, "size must be an int or None, got float"),
+    (np.zeros(2), np.eye(2, dtype=int), 1, ValueError, "1-D class labels \\(not one-hot\\)"),
 ])
 def test_stratified_subset_bad_input(x, y, size, error, message):
     with pytest.raises(error, match=message):

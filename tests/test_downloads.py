@@ -139,14 +139,20 @@ def test_fetch_replaces_a_corrupt_cached_copy(remote, course_env):
     assert info.value.looked[0] == "<data>/downloads/d.bin: checksum mismatch, removed" and not cached.exists()
 
 
+def test_fetch_rejects_a_bad_timeout_before_touching_anything(remote, course_env):
+    for bad in (0, -1, True, "5"):
+        with pytest.raises(ValueError, match="timeout must be a positive number"):
+            downloads.fetch(remote("t.bin", b"x"), "t.bin", sha256=None, timeout=bad)
+
+
 def test_fetch_offline_parameter_names_every_place_looked(remote, course_env):
     url = remote("e.bin", b"never read")
     with pytest.raises(NotAvailableError) as info:
         downloads.fetch(url, "e.bin", sha256=None, offline=True, provide="connect once")
-    assert info.value.looked == ["<data>/downloads/e.bin: not there", f"{url}: not tried (COURSE_OFFLINE=1)"]
+    assert info.value.looked == ["<data>/downloads/e.bin: not there", f"{url}: not tried (offline)"]
     assert info.value.failed == []  # skipped, not failed
     assert str(info.value) == ("e.bin is not available. Looked in:\n  - <data>/downloads/e.bin: not there\n"
-                               f"  - {url}: not tried (COURSE_OFFLINE=1)\nTo provide it: connect once")
+                               f"  - {url}: not tried (offline)\nTo provide it: connect once")
     assert leftovers(course_env) == []
 
 
@@ -281,7 +287,7 @@ def test_first_available_names_every_place_when_nothing_works(tmp_path):
     error = info.value
     assert error.what == "data" and error.provide == "plug in" and len(error.failed) == 1
     assert [place.split(": ")[-1] for place in error.looked][::2] == ["not there", "not there"]
-    assert "mirror.bin: not tried (COURSE_OFFLINE=1)" in str(error) and "download failed" in str(error)
+    assert "mirror.bin: not tried (offline)" in str(error) and "download failed" in str(error)
 
 
 def test_first_available_lets_other_errors_through_and_needs_sources():

@@ -58,3 +58,32 @@ def test_notebook_avoids_known_traps(path):
         if lines:
             assert not lines[-1].rstrip().endswith(";"), \
                 f"a trailing ';' does not hide the value under nbval: {lines[-1]!r}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_at_most_a_third_of_code_cells_ignore_their_output(path):
+    """nbval must check what the chapter teaches: training and timing cells are the exception."""
+    cells = code_cells(path)
+    ignored = [cell for cell in cells if cell.source.lstrip().startswith("# NBVAL_IGNORE_OUTPUT")]
+    assert 3 * len(ignored) <= len(cells), f"{len(ignored)} of {len(cells)} code cells ignore their output"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_setup_runs_before_tensorflow_is_imported(path):
+    """helpers.setup imports TensorFlow with its start-up noise silenced, so it must come first."""
+    first = code_cells(path)[0].source
+    setup_at = first.index("helpers.setup(")
+    for module in ("import keras", "import tensorflow", "from keras", "from tensorflow"):
+        assert module not in first[:setup_at], f"{module!r} comes before helpers.setup() in the first cell"
+    assert "from helpers.metrics" not in "".join(cell.source for cell in code_cells(path))
+
+
+def test_the_ignore_rule_counts_what_it_should(tmp_path):
+    """The one-third rule really fails a notebook that ignores most of its cells."""
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("# NBVAL_IGNORE_OUTPUT\nx = 1"),
+                                               nbformat.v4.new_code_cell("# NBVAL_IGNORE_OUTPUT\ny = 2"),
+                                               nbformat.v4.new_code_cell("z = 3")])
+    path = tmp_path / "01_demo.ipynb"
+    nbformat.write(notebook, path)
+    with pytest.raises(AssertionError, match="2 of 3 code cells"):
+        test_at_most_a_third_of_code_cells_ignore_their_output(path)
