@@ -53,7 +53,9 @@ def show_images(
         check_image(np.asarray(image), f"images[{i}]")
     ncols = min(ncols, len(images))
     nrows = math.ceil(len(images) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
+    # "constrained" layout keeps the titles and the suptitle from overlapping the images.
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.4 if suptitle else 0)),
+                             squeeze=False, layout="constrained")
     for i, ax in enumerate(axes.flat):
         if i < len(images):
             _imshow(ax, np.asarray(images[i]), titles[i] if titles else "", cmap, vmin, vmax)
@@ -61,7 +63,22 @@ def show_images(
             ax.axis("off")
     if suptitle:
         fig.suptitle(suptitle)
-    fig.tight_layout()
+    return fig
+
+
+def show_on_one_scale(arrays: Sequence[np.ndarray], titles: Sequence[str] | None = None, ncols: int = 8,
+                      size: float = 1.2, suptitle: str = "", signed: bool = False, label: str = "value") -> Figure:
+    """2-D arrays on one shared colour scale with a colour bar; signed=True: diverging colours, limits ±max|value|."""
+    arrays = [check_image(np.asarray(a, dtype=float), f"arrays[{i}]", ndim=(2,)) for i, a in enumerate(arrays)]
+    if not arrays:
+        raise ValueError("arrays is empty: nothing to show")
+    if signed:
+        limit = max(float(np.abs(a).max()) for a in arrays) or 1.0
+        vmin, vmax, cmap = -limit, limit, "RdBu_r"
+    else:
+        vmin, vmax, cmap = min(float(a.min()) for a in arrays), max(float(a.max()) for a in arrays), "magma"
+    fig = show_images(arrays, titles, ncols=ncols, cmap=cmap, size=size, suptitle=suptitle, vmin=vmin, vmax=vmax)
+    fig.colorbar(fig.axes[0].images[0], ax=fig.axes, shrink=0.8, label=label)
     return fig
 
 
@@ -148,7 +165,7 @@ def plot_history(histories: dict[str, object], metrics: Sequence[str] = ("accura
         missing = [m for m in metrics if m not in values]
         if missing:
             raise ValueError(f"history {name!r} has no {missing}; it has {sorted(values)}")
-    fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 3.6), squeeze=False)
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 4.2), squeeze=False, layout="constrained")
     for ax, metric in zip(axes[0], metrics):
         for index, (name, values) in enumerate(runs.items()):
             colour = f"C{index}"
@@ -161,9 +178,10 @@ def plot_history(histories: dict[str, object], metrics: Sequence[str] = ("accura
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(metric)
         ax.set_title(metric)
-        ax.legend(fontsize=8)
+    # One legend below the panels, so it never covers a curve.
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 4), fontsize=8)
     fig.suptitle(title)
-    fig.tight_layout()
     return fig
 
 
@@ -202,15 +220,19 @@ def plot_confusion_matrix(matrix: np.ndarray, class_names: Sequence[str], title:
 
 def show_predictions(images: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray,
                      class_names: Sequence[str] | None = None, ncols: int = 8, size: float = 1.4,
-                     suptitle: str = "") -> Figure:
-    """A gallery of images titled "true / predicted": wrong predictions in red, right ones in black."""
+                     suptitle: str = "", confidences: Sequence[float] | None = None) -> Figure:
+    """A gallery titled "true / predicted" (and the predicted class's probability if given): wrong ones in red."""
     images = np.asarray(images)
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     if len(images) == 0:
         raise ValueError("images is empty: nothing to show")
     if not len(images) == len(y_true) == len(y_pred):
         raise ValueError(f"got {len(images)} images, {len(y_true)} true and {len(y_pred)} predicted labels")
+    if confidences is not None and len(confidences) != len(images):
+        raise ValueError(f"got {len(images)} images but {len(confidences)} confidences")
     titles = [f"{_class_name(class_names, t)} / {_class_name(class_names, p)}" for t, p in zip(y_true, y_pred)]
+    if confidences is not None:
+        titles = [f"{title} ({float(c):.2f})" for title, c in zip(titles, confidences)]
     fig = show_images(list(images), titles, ncols=ncols, size=size,
                       suptitle=suptitle or "true / predicted (wrong in red)")
     for ax, t, p in zip(fig.axes, y_true, y_pred):
@@ -235,8 +257,8 @@ def show_misclassified(images: np.ndarray, y_true: np.ndarray, y_pred: np.ndarra
 
 
 def probability_bars(probabilities: np.ndarray, class_names: Sequence[str], true_class: int | None = None,
-                     title: str = "Predicted probabilities") -> Figure:
-    """One prediction as a bar per class: the predicted class in blue, the true one (if wrong) in red."""
+                     title: str = "Predicted probabilities", image: np.ndarray | None = None) -> Figure:
+    """One prediction as a bar per class (predicted in blue, the true one if wrong in red), beside its image if given."""
     probabilities = np.asarray(probabilities, dtype=float)
     if probabilities.ndim != 1 or len(probabilities) != len(class_names):
         raise ValueError(f"expected {len(class_names)} probabilities in a 1-D array, got shape {probabilities.shape}")
@@ -250,7 +272,13 @@ def probability_bars(probabilities: np.ndarray, class_names: Sequence[str], true
     if true_class is not None and true_class != predicted:
         colours[true_class] = "red"
     colours[predicted] = "tab:blue"
-    fig, ax = plt.subplots(figsize=(0.55 * len(class_names) + 2, 3))
+    width = 0.55 * len(class_names) + 2
+    if image is None:
+        fig, ax = plt.subplots(figsize=(width, 3))
+    else:
+        check_image(np.asarray(image), "image")
+        fig, (picture, ax) = plt.subplots(1, 2, figsize=(width + 3, 3), gridspec_kw={"width_ratios": [3, width]})
+        _imshow(picture, np.asarray(image), "input")
     ax.bar(range(len(class_names)), probabilities, color=colours)
     ax.set_xticks(range(len(class_names)), [str(n) for n in class_names],
                   rotation=45 if max(len(str(n)) for n in class_names) > 2 else 0, ha="right" if

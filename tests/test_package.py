@@ -69,7 +69,7 @@ def test_numpy_only_modules_work_with_the_heavy_libraries_blocked(tmp_path):
         assert config.mode_name() == "full" and helpers.pick(fast=1, full=2) == 2
         assert paths.shown(paths.data_dir() / "x") == "<data>/x"
         downloads.check_sha256(b"", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", "empty")
-        assert benchmark_records.record("01", seconds=1.5) == {{"seconds": 1.5}}
+        assert benchmark_records.record("01", seconds=1.5) is None
         x, y = datasets.stratified_subset(np.arange(20), np.arange(20) % 2, 10)
         assert np.bincount(y).tolist() == [5, 5]
         try:

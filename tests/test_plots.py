@@ -85,6 +85,9 @@ def test_plot_history_draws_train_and_validation_per_run():
     assert [line.get_label() for line in fig.axes[0].lines] == ["baseline train", "baseline validation",
                                                                 "dropout train"]
     assert fig.axes[0].get_xlabel() == "epoch" and fig.get_suptitle() == "Learning curves"
+    assert len(fig.legends) == 1 and not any(ax.get_legend() for ax in fig.axes)  # one legend, outside the panels
+    assert [text.get_text() for text in fig.legends[0].get_texts()] == ["baseline train", "baseline validation",
+                                                                        "dropout train"]
 
 
 def test_plot_history_accepts_a_keras_history_and_rejects_bad_input():
@@ -181,3 +184,51 @@ def test_probability_bars_bad_input():
 def test_probability_bars_refuses_a_true_class_outside_the_classes(true_class):
     with pytest.raises(ValueError, match="true_class must be a class index in 0..2, got"):
         plots.probability_bars(np.array([0.1, 0.7, 0.2]), ["a", "b", "c"], true_class=true_class)
+
+
+def test_show_predictions_adds_each_confidence_to_its_title(rng):
+    images = rng.integers(0, 255, (2, 6, 6), dtype=np.uint8)
+    fig = plots.show_predictions(images, [0, 1], [0, 0], ["a", "b"], confidences=[0.5, 0.987])
+    assert [ax.get_title() for ax in fig.axes[:2]] == ["a / a (0.50)", "b / a (0.99)"]
+    with pytest.raises(ValueError, match="2 images but 1 confidences"):
+        plots.show_predictions(images, [0, 1], [0, 0], confidences=[0.5])
+
+
+def test_probability_bars_beside_the_image(rng):
+    image = rng.integers(0, 255, (6, 6), dtype=np.uint8)
+    fig = plots.probability_bars(np.array([0.2, 0.8]), ["a", "b"], image=image)
+    picture, bars = fig.axes
+    assert picture.images[0].get_array().shape == (6, 6) and picture.get_title() == "input"
+    assert [round(b.get_height(), 1) for b in bars.patches] == [0.2, 0.8]
+    with pytest.raises(ValueError, match="image must have shape"):
+        plots.probability_bars(np.array([0.2, 0.8]), ["a", "b"], image=np.zeros(6))
+
+
+def test_show_images_keeps_the_suptitle_above_the_images(rng):
+    fig = plots.show_images(list(rng.integers(0, 255, (16, 8, 8), dtype=np.uint8)), [f"image {i}" for i in range(16)],
+                            ncols=8, suptitle="a long title over two rows of images")
+    fig.canvas.draw()
+    suptitle = next(text for text in fig.texts if text.get_text() == fig.get_suptitle())
+    title_bottom = suptitle.get_window_extent().y0
+    tops = [ax.title.get_window_extent().y1 for ax in fig.axes]
+    assert title_bottom >= max(tops)
+
+
+def test_show_on_one_scale_shares_limits_and_adds_a_colour_bar(rng):
+    weights = [rng.normal(size=(3, 3)) for _ in range(4)]
+    weights[2][0, 0] = -5.0  # the largest magnitude sets both limits
+    fig = plots.show_on_one_scale(weights, [f"w{i}" for i in range(4)], ncols=4, signed=True, label="weight")
+    panels = [ax for ax in fig.axes if ax.images and ax.get_title()]
+    assert len(panels) == 4 and all(ax.images[0].get_clim() == (-5.0, 5.0) for ax in panels)
+    assert panels[0].images[0].get_cmap().name == "RdBu_r"
+    colour_bar = [ax for ax in fig.axes if ax.get_ylabel() == "weight"]
+    assert len(colour_bar) == 1
+    maps = plots.show_on_one_scale([np.zeros((2, 2)), np.full((2, 2), 3.0)])
+    assert {ax.images[0].get_clim() for ax in maps.axes if ax.images and ax.get_title() == ""} >= {(0.0, 3.0)}
+
+
+def test_show_on_one_scale_bad_input():
+    with pytest.raises(ValueError, match="nothing to show"):
+        plots.show_on_one_scale([])
+    with pytest.raises(ValueError, match=r"arrays\[0\] must have shape \(height, width\)"):
+        plots.show_on_one_scale([np.zeros((2, 2, 3))])

@@ -106,3 +106,18 @@ def test_setup_prints_the_status_line_seeds_and_styles_plots(restored_state, cap
     assert matplotlib.rcParams["figure.dpi"] == 80 and matplotlib.rcParams["image.interpolation"] == "nearest"
     helpers.setup(seed=5)
     assert draws() == first
+
+
+def test_setup_in_a_fresh_process_prints_no_tensorflow_start_up_noise():
+    """JupyterLab shows whatever reaches file descriptor 2; the first import of TensorFlow must add nothing."""
+    import os
+    import subprocess
+    import sys
+
+    from helpers.paths import project_root
+
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    result = subprocess.run([sys.executable, "-c", "import helpers; helpers.setup()"], cwd=project_root(),
+                            env=env, capture_output=True, text=True, timeout=120, check=True)
+    assert result.stderr == "", result.stderr
+    assert result.stdout.startswith("mode: ") and "TensorFlow" in result.stdout
