@@ -230,6 +230,15 @@ def test_keras_file_with_truncated_weights_inside(trained, tmp_path):
         saving.load_model_checked(bad)
 
 
+def test_keras_file_with_one_flipped_byte(trained, tmp_path):
+    _, _, folder = trained
+    damaged = bytearray((folder / "model.keras").read_bytes())
+    damaged[len(damaged) // 2] ^= 0xFF
+    (tmp_path / "flipped.keras").write_bytes(bytes(damaged))
+    with pytest.raises(ModelFileError, match="could not be read .BadZipFile: Bad CRC-32"):
+        saving.load_model_checked(tmp_path / "flipped.keras")
+
+
 def test_truncated_weights_file(trained, tmp_path):
     _, _, folder = trained
     whole = (folder / "model.weights.h5").read_bytes()
