@@ -156,7 +156,8 @@ def load_weights_checked(model: Any, path: str | Path, *, restore_optimizer: boo
     try:
         model.load_weights(path)
     except ValueError as error:
-        raise ModelFileError(f"{shown(path)} does not fit model {model.name!r}: {_first_line(error)}") from error
+        raise ModelFileError(f"{shown(path)} does not fit model {model.name!r}: {_first_line(error)} "
+                             "(the layers that fit were loaded: rebuild the model before using it)") from error
     except (OSError, KeyError, zipfile.BadZipFile) as error:
         raise ModelFileError(f"{shown(path)} could not be read ({type(error).__name__}: {_first_line(error)}); "
                              "the file is damaged, save it again") from error
@@ -215,12 +216,12 @@ def optimizer_state(model: Any) -> dict[str, np.ndarray]:
 
 def assert_same_optimizer_state(a: Any, b: Any) -> None:
     """Assert two models' optimizers hold the same variables with equal values (step count, moments, ...)."""
-    first, second = list(optimizer_state(a).values()), list(optimizer_state(b).values())
+    first, second = optimizer_state(a), optimizer_state(b)
     if len(first) != len(second):
         raise AssertionError(f"optimizer state differs: {len(first)} variables vs {len(second)}")
-    for index, (x, y) in enumerate(zip(first, second)):
+    for (name, x), y in zip(first.items(), second.values()):
         if x.shape != y.shape or not np.array_equal(x, y):
-            raise AssertionError(f"optimizer variable {index} differs")
+            raise AssertionError(f"optimizer variable {name!r} differs")
 
 
 def round_trip(model: Any, path: str | Path, probe: np.ndarray, atol: float = 0.0) -> Any:
