@@ -154,15 +154,22 @@ def hed_vgg16_base(input_shape: tuple[int, int, int] = (64, 64, 3), *,
     return base
 
 
-def freeze_below(model: Any, first_trainable: str | None) -> int:
-    """Freeze every layer before `first_trainable` and unfreeze it and all after (None freezes all); return the trainable tensors."""
+def freeze_below(model: Any, first_trainable: str | None, *, keep_batchnorm_frozen: bool = True) -> int:
+    """Freeze the layers before `first_trainable`, unfreeze it and those after (None: all frozen); return the trainable tensors.
+
+    BatchNormalization layers stay frozen unless `keep_batchnorm_frozen=False`: a frozen one normalises
+    with its pretrained statistics, while a trainable one would use each batch's and overwrite them.
+    """
+    import keras
+
     names = [layer.name for layer in model.layers]
     if first_trainable is not None and first_trainable not in names:
         raise ValueError(f"model {model.name!r} has no layer {first_trainable!r}; its layers: {', '.join(names)}")
     model.trainable = True
     start = len(names) if first_trainable is None else names.index(first_trainable)
     for index, layer in enumerate(model.layers):
-        layer.trainable = index >= start
+        batchnorm = isinstance(layer, keras.layers.BatchNormalization)
+        layer.trainable = index >= start and not (batchnorm and keep_batchnorm_frozen)
     return len(model.trainable_weights)
 
 

@@ -167,3 +167,11 @@ def test_freeze_below_freezes_the_bottom_and_unfreezes_the_top():
 def test_parameter_counts_of_a_small_model():
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2), keras.layers.BatchNormalization()])
     assert pretrained.parameter_counts(model) == (3 * 2 + 2 + 2 * 2, 2 * 2)
+
+
+def test_freeze_below_keeps_batchnorm_frozen_unless_told_otherwise():
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="bottom"), keras.layers.Dense(3, name="top"),
+                              keras.layers.BatchNormalization(name="bn")])
+    assert pretrained.freeze_below(model, "top") == 2 and not model.get_layer("bn").trainable
+    assert pretrained.freeze_below(model, "top", keep_batchnorm_frozen=False) == 4
+    assert pretrained.parameter_counts(model) == (3 * 3 + 3 + 2 * 3, 3 * 4 + 3 + 2 * 3)
