@@ -14,7 +14,7 @@ from .config import pick
 from .session import setup
 
 SUBMODULES = (
-    "benchmark_records", "config", "datasets", "downloads", "evaluation", "flowers", "idx", "image_folders",
+    "benchmark_records", "config", "datasets", "detection", "digit_scenes", "downloads", "evaluation", "flowers", "idx", "image_folders",
     "images", "models", "paths", "plots", "saving", "session", "synthetic_flowers", "training",
 )
 
