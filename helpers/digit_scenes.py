@@ -275,7 +275,7 @@ def train_detector_net(x: np.ndarray, y: np.ndarray, config: TrainingConfig, cal
 
 
 def candidates(net, image, min_score: float = 0.05):
-    """Every window's best digit box over the pyramid, before suppression: (boxes [N,4], scores [N], classes [N]).
+    """Every window's digit box over the pyramid, before suppression: boxes [N,4], scores [N], classes [N], probs [N,10].
 
     `image` is float32 [1, H, W, 3] in [0, 1]; boxes come back normalized [ymin, xmin, ymax, xmax].
     """
@@ -284,7 +284,7 @@ def candidates(net, image, min_score: float = 0.05):
     image = tf.convert_to_tensor(image, tf.float32)
     gray = tf.image.rgb_to_grayscale(image)
     size = tf.cast(tf.shape(image)[1:3], tf.float32)
-    all_boxes, all_scores, all_classes = [], [], []
+    all_boxes, all_scores, all_classes, all_probs = [], [], [], []
     for scale in LEVEL_SCALES:
         level_size = tf.maximum(tf.cast(tf.round(size * scale), tf.int32), PATCH)
         level = tf.image.resize(gray, level_size, method="area", antialias=True)
@@ -303,23 +303,50 @@ def candidates(net, image, min_score: float = 0.05):
         all_boxes.append(tf.boolean_mask(boxes, keep))
         all_scores.append(tf.boolean_mask(scores, keep))
         all_classes.append(tf.boolean_mask(classes, keep))
+        all_probs.append(tf.boolean_mask(probs[..., :10], keep))
     boxes = tf.clip_by_value(tf.concat(all_boxes, 0), 0.0, 1.0)
-    return boxes, tf.concat(all_scores, 0), tf.concat(all_classes, 0)
+    return boxes, tf.concat(all_scores, 0), tf.concat(all_classes, 0), tf.concat(all_probs, 0)
 
 
-def inside_better_box(boxes, fraction: float = 0.6):
-    """For boxes sorted best first: True where a box lies mostly (>= fraction of its area) inside a better one."""
+def _intersections(a, b):
+    """Pairwise intersection areas of [ymin, xmin, ymax, xmax] boxes: (len(a), len(b))."""
     import tensorflow as tf
 
-    top = tf.maximum(boxes[:, None, 0], boxes[None, :, 0])
-    left = tf.maximum(boxes[:, None, 1], boxes[None, :, 1])
-    bottom = tf.minimum(boxes[:, None, 2], boxes[None, :, 2])
-    right = tf.minimum(boxes[:, None, 3], boxes[None, :, 3])
-    inter = tf.maximum(bottom - top, 0.0) * tf.maximum(right - left, 0.0)
-    area = tf.maximum((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), 1e-12)
+    top = tf.maximum(a[:, None, 0], b[None, :, 0])
+    left = tf.maximum(a[:, None, 1], b[None, :, 1])
+    bottom = tf.minimum(a[:, None, 2], b[None, :, 2])
+    right = tf.minimum(a[:, None, 3], b[None, :, 3])
+    return tf.maximum(bottom - top, 0.0) * tf.maximum(right - left, 0.0)
+
+
+def _areas(boxes):
+    """Areas of [ymin, xmin, ymax, xmax] boxes, at least a tiny positive number."""
+    import tensorflow as tf
+
+    return tf.maximum((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), 1e-12)
+
+
+def inside_better_box(boxes, fraction: float = 0.3):
+    """For boxes sorted best first: True where `fraction` of a box's area or more lies inside a better one."""
+    import tensorflow as tf
+
     n = tf.shape(boxes)[0]
     better = tf.range(n)[None, :] < tf.range(n)[:, None]       # column j scored higher than row i
-    return tf.reduce_any((inter / area[:, None] >= fraction) & better, axis=1)
+    return tf.reduce_any((_intersections(boxes, boxes) / _areas(boxes)[:, None] >= fraction) & better, axis=1)
+
+
+def vote(kept_boxes, boxes, scores, probs, iou_threshold: float = 0.5):
+    """Box voting: each kept box takes the digit with the most score-weighted probability among the
+    candidates overlapping it (IoU >= threshold); returns (classes, agreement 0-1)."""
+    import tensorflow as tf
+
+    inter = _intersections(kept_boxes, boxes)
+    union = _areas(kept_boxes)[:, None] + _areas(boxes)[None, :] - inter
+    near = tf.cast(inter / union >= iou_threshold, tf.float32)
+    votes = tf.matmul(near, probs * scores[:, None])
+    classes = tf.argmax(votes, axis=-1)
+    agreement = tf.reduce_max(votes, axis=-1) / tf.maximum(tf.reduce_sum(votes, axis=-1), 1e-12)
+    return classes, agreement
 
 
 def make_detector_module(net, iou_threshold: float = 0.3, max_detections: int = 100, min_score: float = 0.01):
@@ -338,18 +365,22 @@ def make_detector_module(net, iou_threshold: float = 0.3, max_detections: int = 
 
         @tf.function(input_signature=[tf.TensorSpec([1, None, None, 3], tf.float32, name="images")])
         def raw_candidates(self, images):
-            boxes, scores, classes = candidates(self.net, images, min_score)
+            boxes, scores, classes, _ = candidates(self.net, images, min_score)
             return {"boxes": boxes, "scores": scores, "labels": classes + 1}
 
         @tf.function(input_signature=[tf.TensorSpec([1, None, None, 3], tf.float32, name="images")])
         def default(self, images):
-            boxes, scores, classes = candidates(self.net, images, min_score)
+            boxes, scores, _, probs = candidates(self.net, images, min_score)
             keep = tf.image.non_max_suppression(boxes, scores, max_detections, iou_threshold=iou_threshold)
-            # digits never overlap here, so a box mostly inside a better one is a part of the same digit
+            # digits never overlap here, so a box largely inside a better one is a part of the same digit
             keep = tf.boolean_mask(keep, ~inside_better_box(tf.gather(boxes, keep)))
-            classes = tf.gather(classes, keep)
-            return {"detection_boxes": tf.gather(boxes, keep),
-                    "detection_scores": tf.gather(scores, keep),
+            kept = tf.gather(boxes, keep)
+            classes, agreement = vote(kept, boxes, scores, probs)
+            kept_scores = tf.gather(scores, keep) * agreement
+            order = tf.argsort(kept_scores, direction="DESCENDING")
+            classes = tf.gather(classes, order)
+            return {"detection_boxes": tf.gather(kept, order),
+                    "detection_scores": tf.gather(kept_scores, order),
                     "detection_class_entities": tf.gather(entities, classes),
                     "detection_class_names": tf.gather(names, classes),
                     "detection_class_labels": classes + 1}
@@ -411,6 +442,7 @@ def trained_detector(digits: np.ndarray, labels: np.ndarray, config: TrainingCon
     net, history = train_detector_net(x, y, config)
     train_seconds = time.perf_counter() - start
     folder.mkdir(parents=True, exist_ok=True)
+    net.save(folder / "window_net.keras")
     export_detector(net, folder / "saved_model.partial")
     if (folder / "saved_model").exists():
         import shutil

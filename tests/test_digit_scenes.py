@@ -140,3 +140,5 @@ def test_boxes_inside_better_boxes_are_flagged():
 
     boxes = tf.constant([[0.0, 0.0, 0.5, 0.5], [0.1, 0.1, 0.3, 0.3], [0.6, 0.6, 0.9, 0.9]])
     assert digit_scenes.inside_better_box(boxes).numpy().tolist() == [False, True, False]
+    classes, agreement = digit_scenes.vote(boxes[:1], boxes, tf.constant([0.9, 0.5, 0.8]), tf.one_hot([3, 3, 5], 10))
+    assert classes.numpy().tolist() == [3] and np.isclose(agreement.numpy()[0], 1.0)
