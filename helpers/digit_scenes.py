@@ -30,6 +30,7 @@ LEVEL_RATIO = 1.35         # pyramid levels differ by this factor
 LEVEL_SCALES = tuple(PATCH / FRAME_RANGE[0] / LEVEL_RATIO ** k for k in range(4))
 GRAY = np.array([0.2989, 0.587, 0.114], np.float32)  # tf.image.rgb_to_grayscale's weights
 INK = 0.3                  # a digit pixel counts as ink above this intensity (0-1)
+EXPORT_VERSION = 2         # bump when the exported graph changes: the cached net is exported again
 
 
 @dataclass(frozen=True)
@@ -375,12 +376,9 @@ def make_detector_module(net, iou_threshold: float = 0.3, max_detections: int = 
             # digits never overlap here, so a box largely inside a better one is a part of the same digit
             keep = tf.boolean_mask(keep, ~inside_better_box(tf.gather(boxes, keep)))
             kept = tf.gather(boxes, keep)
-            classes, agreement = vote(kept, boxes, scores, probs)
-            kept_scores = tf.gather(scores, keep) * agreement
-            order = tf.argsort(kept_scores, direction="DESCENDING")
-            classes = tf.gather(classes, order)
-            return {"detection_boxes": tf.gather(kept, order),
-                    "detection_scores": tf.gather(kept_scores, order),
+            classes, _ = vote(kept, boxes, scores, probs)     # the digit most windows on this box agree on
+            return {"detection_boxes": kept,
+                    "detection_scores": tf.gather(scores, keep),
                     "detection_class_entities": tf.gather(entities, classes),
                     "detection_class_names": tf.gather(names, classes),
                     "detection_class_labels": classes + 1}
@@ -430,28 +428,40 @@ def trained_detector(digits: np.ndarray, labels: np.ndarray, config: TrainingCon
     config = config or TrainingConfig()
     _check_digits(digits, labels)
     folder = artifacts_dir() / "09_digit_detector" / config.key()
-    info_file = folder / "training.json"
-    if info_file.is_file() and (folder / "saved_model" / "saved_model.pb").is_file():
+    info_file, net_file = folder / "training.json", folder / "window_net.keras"
+    exported = folder / f"saved_model_v{EXPORT_VERSION}"
+    if info_file.is_file() and net_file.is_file():
         info = json.loads(info_file.read_text(encoding="utf-8"))
+        if not (exported / "saved_model.pb").is_file():
+            import keras
+
+            _export_atomically(keras.models.load_model(net_file, compile=False), exported)
         if verbose:
             print(f"digit detector: cached in {shown(folder)} (trained in {info['train_seconds']:.0f} s)")
-        return folder / "saved_model", {**info, "cached": True}
+        return exported, {**info, "cached": True}
     start = time.perf_counter()
     x, y = make_patches(np.random.default_rng(config.seed), digits, labels, config.n_patches)
     patch_seconds = time.perf_counter() - start
     net, history = train_detector_net(x, y, config)
     train_seconds = time.perf_counter() - start
     folder.mkdir(parents=True, exist_ok=True)
-    net.save(folder / "window_net.keras")
-    export_detector(net, folder / "saved_model.partial")
-    if (folder / "saved_model").exists():
-        import shutil
-        shutil.rmtree(folder / "saved_model")
-    (folder / "saved_model.partial").replace(folder / "saved_model")
+    net.save(net_file)
+    _export_atomically(net, exported)
     info = {"config": asdict(config), "patch_seconds": patch_seconds, "train_seconds": train_seconds,
             "final_loss": float(history.history["loss"][-1]), "n_digits": int(len(digits))}
     info_file.write_text(json.dumps(info, indent=1), encoding="utf-8")
     if verbose:
         print(f"digit detector: trained on {config.n_patches:,} windows in {train_seconds:.0f} s, "
               f"saved to {shown(folder)}")
-    return folder / "saved_model", {**info, "cached": False}
+    return exported, {**info, "cached": False}
+
+
+def _export_atomically(net, target: Path) -> None:
+    """Export to a partial folder, then move it into place, so an interrupted export leaves no half model."""
+    import shutil
+
+    partial = target.with_name(target.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    export_detector(net, partial)
+    shutil.rmtree(target, ignore_errors=True)
+    partial.replace(target)

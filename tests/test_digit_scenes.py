@@ -1,6 +1,7 @@
 """Tests of helpers.digit_scenes: scenes, training windows, the tiny net and the exported detector's contract."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -108,6 +109,8 @@ def test_exported_detector_has_the_faster_rcnn_contract(digits):
     assert not info["cached"] and (path / "saved_model.pb").is_file()
     again, info_again = digit_scenes.trained_detector(*digits, config, verbose=False)
     assert again == path and info_again["cached"]
+    shutil.rmtree(path)                                  # a changed export: the cached net is exported again
+    assert digit_scenes.trained_detector(*digits, config, verbose=False)[0] == path and (path / "saved_model.pb").is_file()
     assert json.loads((path.parent / "training.json").read_text())["config"]["n_patches"] == 64
 
     model = detection.load_hub_model(str(path))
