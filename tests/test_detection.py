@@ -1,0 +1,224 @@
+"""Tests of helpers.detection: boxes, IoU, matching, drawing coordinates, input preparation, hub loading policy."""
+
+import os
+import socket
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+from helpers import detection
+from helpers.downloads import NotAvailableError
+
+
+def test_iou_of_known_boxes():
+    a = [[0, 0, 2, 2]]
+    b = [[1, 1, 3, 3], [0, 0, 2, 2], [2, 2, 4, 4], [0, 0, 1, 1]]
+    assert np.allclose(detection.iou(a, b), [[1 / 7, 1.0, 0.0, 0.25]])
+
+
+def test_iou_is_symmetric_and_bounded():
+    rng = np.random.default_rng(0)
+    corners = rng.uniform(0, 1, (20, 2, 2))
+    boxes = np.concatenate([corners.min(1), corners.max(1)], axis=1)[:, [0, 1, 2, 3]]
+    boxes = np.stack([np.minimum(boxes[:, 0], boxes[:, 2]), np.minimum(boxes[:, 1], boxes[:, 3]),
+                      np.maximum(boxes[:, 0], boxes[:, 2]), np.maximum(boxes[:, 1], boxes[:, 3])], axis=1)
+    matrix = detection.iou(boxes, boxes)
+    assert np.allclose(matrix, matrix.T) and (matrix >= 0).all() and (matrix <= 1 + 1e-12).all()
+    assert np.allclose(np.diag(matrix), 1.0)
+
+
+def test_iou_of_empty_inputs_has_empty_shape():
+    assert detection.iou(np.zeros((0, 4)), [[0, 0, 1, 1]]).shape == (0, 1)
+
+
+def test_degenerate_boxes_have_zero_iou():
+    assert detection.iou([[0.5, 0.5, 0.5, 0.5]], [[0.5, 0.5, 0.5, 0.5]])[0, 0] == 0.0
+
+
+@pytest.mark.parametrize("boxes, message", [
+    ([[0.6, 0.0, 0.2, 1.0]], "ymin > ymax"),
+    ([[0.0, 0.9, 1.0, 0.1]], "ymin > ymax or xmin > xmax"),
+    ([[0.0, 0.0, 1.0]], "shape"),
+    ([0.0, 0.0, 1.0, 1.0], "shape"),
+    ([[0.0, np.nan, 1.0, 1.0]], "NaN"),
+    ("boxes", "shape"),
+])
+def test_bad_boxes_are_named(boxes, message):
+    with pytest.raises(ValueError, match=message):
+        detection.iou(boxes, [[0, 0, 1, 1]])
+
+
+def test_box_conversions():
+    assert detection.to_pixels([[0.25, 0.5, 0.75, 1.0]], 100, 200).tolist() == [[25, 100, 75, 200]]
+    assert detection.from_xywh([[10, 20, 30, 40]]).tolist() == [[20, 10, 60, 40]]
+    assert detection.from_xywh([]).shape == (0, 4)
+    with pytest.raises(ValueError, match="positive"):
+        detection.to_pixels([[0, 0, 1, 1]], 0, 10)
+    with pytest.raises(ValueError, match="negative"):
+        detection.from_xywh([[0, 0, -1, 5]])
+
+
+def test_match_counts_one_to_one_same_label_hits():
+    truth = [[0, 0, 10, 10], [20, 20, 30, 30]]
+    predicted = [[0, 0, 10, 10], [1, 1, 10, 10], [20, 20, 30, 30], [50, 50, 60, 60]]
+    assert detection.match(predicted, [1, 1, 5, 1], truth, [1, 2]) == 1   # duplicate and wrong label do not count
+    assert detection.match(predicted, [1, 1, 2, 1], truth, [1, 2]) == 2
+    assert detection.match(np.zeros((0, 4)), [], truth, [1, 2]) == 0
+    with pytest.raises(ValueError, match="one label per box"):
+        detection.match(predicted, [1], truth, [1, 2])
+
+
+def _result(scores):
+    n = len(scores)
+    return {"detection_boxes": np.tile([[0.1, 0.1, 0.2, 0.2]], (n, 1)), "detection_scores": np.array(scores),
+            "detection_class_entities": np.array([b"digit 1"] * n, dtype=object),
+            "detection_class_names": np.array([b"/course/digit_1"] * n, dtype=object),
+            "detection_class_labels": np.full(n, 2)}
+
+
+def test_as_numpy_decodes_labels_and_above_filters():
+    result = detection.as_numpy(_result([0.9, 0.4, 0.7]))
+    assert result["detection_class_entities"].tolist() == ["digit 1"] * 3
+    kept = detection.above(result, 0.5)
+    assert kept["detection_scores"].tolist() == [0.9, 0.7] and len(kept["detection_boxes"]) == 2
+    with pytest.raises(KeyError, match="detection_boxes"):
+        detection.as_numpy({"boxes": np.zeros((0, 4))})
+    with pytest.raises(ValueError, match="min_score"):
+        detection.above(result, 1.5)
+
+
+def test_table_lists_pixel_boxes():
+    text = detection.table(detection.as_numpy(_result([0.9])), 100, 200)
+    assert text.splitlines()[1].split() == ["digit", "1", "0.90", "10", "20", "20", "40"]
+
+
+def test_drawn_boxes_land_on_known_pixels():
+    image = np.zeros((100, 200, 3), np.float32)
+    fig = detection.draw_boxes(image, [[0.1, 0.25, 0.5, 0.75]], ["thing"], [0.875])
+    ax = fig.axes[0]
+    (rectangle,) = ax.patches
+    # rows 10..49 and columns 50..149: edges at pixel 10 and 50 (top-left), 50 and 150 (bottom-right)
+    assert rectangle.get_xy() == (49.5, 9.5)
+    assert (rectangle.get_width(), rectangle.get_height()) == (100, 40)
+    corner = ax.transData.transform((49.5, 9.5))
+    expected = ax.transData.transform((50 - 0.5, 10 - 0.5))
+    assert np.allclose(corner, expected)
+    assert [text.get_text() for text in ax.texts] == ["thing: 88%"]
+    assert ax.texts[0].get_position()[1] < 9.5   # the label sits above the box (rows grow downwards)
+
+
+def test_drawing_pixel_boxes_and_no_boxes():
+    image = np.zeros((50, 60), np.float32)
+    fig = detection.draw_boxes(image, [[5, 6, 15, 26]], normalized=False)
+    assert fig.axes[0].patches[0].get_xy() == (5.5, 4.5)
+    empty = detection.draw_boxes(image, np.zeros((0, 4)), title="nothing")
+    assert not empty.axes[0].patches and empty.axes[0].get_title() == "nothing"
+    with pytest.raises(ValueError, match="labels"):
+        detection.draw_boxes(image, [[0, 0, 1, 1]], ["a", "b"])
+    with pytest.raises(ValueError, match="image"):
+        detection.draw_boxes(np.zeros(5), [[0, 0, 1, 1]])
+    plt.close("all")
+
+
+def test_prepare_image_converts_with_notes(capsys):
+    rng = np.random.default_rng(3)
+    out = detection.prepare_image(rng.integers(0, 256, (20, 30, 3), dtype=np.uint8))
+    assert out.dtype == np.float32 and out.shape == (20, 30, 3) and out.max() <= 1
+    assert "uint8" in capsys.readouterr().out
+    gray = detection.prepare_image(rng.uniform(0, 1, (20, 30)))
+    assert gray.shape == (20, 30, 3) and np.array_equal(gray[..., 0], gray[..., 2])
+    rgba = np.zeros((4, 4, 4), np.float32)
+    rgba[..., 0] = 1.0           # red, but fully transparent: becomes white
+    assert np.allclose(detection.prepare_image(rgba), 1.0)
+    big = detection.prepare_image(np.zeros((3000, 1500, 3), np.uint8), max_side=1000)
+    assert big.shape == (1000, 500, 3)
+    assert "resized from 1500x3000 to 500x1000" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("image, error", [
+    ("photo.jpg", TypeError), (np.zeros((4, 4, 2)), ValueError), (np.zeros((4, 4, 3)) + 2, ValueError),
+    (np.zeros((4, 4, 3), np.int32), ValueError), (np.zeros(5), ValueError), (np.zeros((0, 4, 3)), ValueError),
+    (np.array([["a"]]), TypeError),
+])
+def test_prepare_image_rejects_non_images(image, error):
+    with pytest.raises(error):
+        detection.prepare_image(image, verbose=False)
+
+
+def _lock(folder, name, content, age=0.0):
+    path = folder / name
+    path.write_text(content)
+    if age:
+        stamp = path.stat().st_mtime - age
+        os.utime(path, (stamp, stamp))
+    return path
+
+
+def test_stale_locks_are_removed_and_live_ones_kept(tmp_path):
+    host = socket.gethostname()
+    dead = _lock(tmp_path, "a" * 40 + ".lock", f"{host}.{2 ** 22 + 12345}.abc123")
+    old = _lock(tmp_path, "b" * 40 + ".lock", "other-host.1.abc", age=3600)
+    live = _lock(tmp_path, "c" * 40 + ".lock", f"{host}.{os.getpid()}.abc")
+    foreign = _lock(tmp_path, "d" * 40 + ".lock", "other-host.1.abc")
+    other_file = _lock(tmp_path, "e" * 40 + ".txt", "x", age=3600)
+    removed = detection.remove_stale_locks(tmp_path, verbose=False)
+    assert set(removed) == {dead, old}
+    assert live.exists() and foreign.exists() and other_file.exists() and not dead.exists()
+
+
+def test_stale_lock_cleanup_in_missing_folder_and_bad_age(tmp_path):
+    assert detection.remove_stale_locks(tmp_path / "missing") == []
+    with pytest.raises(ValueError, match="max_age_s"):
+        detection.remove_stale_locks(tmp_path, max_age_s=0)
+
+
+def test_hub_cache_dir_follows_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("TFHUB_CACHE_DIR", str(tmp_path))
+    assert detection.hub_cache_dir() == tmp_path
+    monkeypatch.delenv("TFHUB_CACHE_DIR")
+    assert detection.hub_cache_dir().name == "tfhub_modules"
+
+
+def test_default_handle_from_environment(monkeypatch):
+    monkeypatch.delenv(detection.HANDLE_ENV, raising=False)
+    assert detection.default_handle() == detection.FASTER_RCNN_HANDLE
+    assert "kaggle.com/models/google/faster-rcnn-inception-resnet-v2" in detection.FASTER_RCNN_HANDLE
+    monkeypatch.setenv(detection.HANDLE_ENV, "https://example.org/model/1")
+    assert detection.default_handle() == "https://example.org/model/1"
+
+
+def test_offline_hub_load_names_every_place(monkeypatch, tmp_path):
+    monkeypatch.setenv("TFHUB_CACHE_DIR", str(tmp_path))
+    with pytest.raises(NotAvailableError) as caught:
+        detection.load_hub_model("https://example.org/model/1")
+    assert "not tried (COURSE_OFFLINE=1)" in str(caught.value) and "TF-Hub cache" in str(caught.value)
+    assert not caught.value.failed
+
+
+def test_failed_download_is_reported_and_locks_cleaned(monkeypatch, tmp_path):
+    monkeypatch.setenv("TFHUB_CACHE_DIR", str(tmp_path))
+    stale = _lock(tmp_path, "f" * 40 + ".lock", "other-host.1.abc", age=3600)
+    with pytest.raises(NotAvailableError) as caught:
+        detection.load_hub_model("https://example.org/model/1", timeout=1.0, offline=False)
+    assert caught.value.failed and "download failed" in caught.value.failed[0]
+    assert not stale.exists()
+
+
+def test_offline_fallback_to_a_local_detector(tmp_path, capsys):
+    from helpers.downloads import first_available
+
+    local = tmp_path / "detector"
+    local.mkdir()
+    (local / "saved_model.pb").write_bytes(b"")
+    sources = [("Faster R-CNN", lambda: detection.load_hub_model("https://example.org/model/1")),
+               ("local", lambda: str(local))]
+    result, label = first_available("detector", sources)
+    assert (result, label) == (str(local), "local") and "NOTE" not in capsys.readouterr().out
+
+
+def test_local_folder_without_saved_model(tmp_path):
+    with pytest.raises(NotAvailableError, match="no saved_model.pb"):
+        detection.load_hub_model(str(tmp_path))
+    with pytest.raises(ValueError, match="handle"):
+        detection.load_hub_model("")
