@@ -123,3 +123,17 @@ def silent_listener():
         server.bind(("127.0.0.1", 0))
         server.listen(8)
         yield server.getsockname()
+
+
+@pytest.fixture
+def remote(tmp_path):
+    """A 'server' folder in tmp_path: remote(name, data) writes a file there and returns its file:// URL."""
+    folder = tmp_path / "remote"
+    folder.mkdir()
+
+    def put(name: str, data: bytes) -> str:
+        (folder / name).write_bytes(data)
+        return (folder / name).as_uri()
+
+    put.folder = folder
+    return put

@@ -19,20 +19,6 @@ def sha(data: bytes) -> str:
 
 
 @pytest.fixture
-def remote(tmp_path):
-    """A 'server' folder in tmp_path: remote(name, data) writes a file there and returns its file:// URL."""
-    folder = tmp_path / "remote"
-    folder.mkdir()
-
-    def put(name: str, data: bytes) -> str:
-        (folder / name).write_bytes(data)
-        return (folder / name).as_uri()
-
-    put.folder = folder
-    return put
-
-
-@pytest.fixture
 def http_server(remote):
     """A loopback HTTP server serving the `remote` folder; returns its base URL (http://127.0.0.1:port/)."""
 

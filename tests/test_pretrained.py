@@ -17,14 +17,10 @@ def md5(data: bytes) -> str:
 
 
 @pytest.fixture
-def served(tmp_path):
-    """served(name, data, md5=True): a WeightFile for `data` behind a file:// URL."""
-    folder = tmp_path / "bucket"
-    folder.mkdir()
-
+def served(remote):
+    """served(name, data, checked=True): a WeightFile for `data` behind a file:// URL (MD5 published if checked)."""
     def make(name: str, data: bytes, checked: bool = True) -> WeightFile:
-        (folder / name).write_bytes(data)
-        return WeightFile((folder / name).as_uri(), name, md5(data) if checked else None)
+        return WeightFile(remote(name, data), name, md5(data) if checked else None)
 
     return make
 
@@ -67,11 +63,11 @@ def test_weight_file_rejects_unknown_models_and_sizes(name, kwargs, message):
 # --- the availability check ----------------------------------------------------------------------
 
 
-def test_status_present_from_a_cached_copy_without_any_network(served, class_index, course_env):
+def test_status_present_from_a_cached_copy_without_any_network(served, remote, class_index, course_env):
     file = served("w.h5", b"weights")
     first = pretrained.imagenet_status([file], offline=False)
     assert first.available and first.path(file).read_bytes() == b"weights"
-    (first.path(file).parent.parent.parent / "bucket" / "w.h5").unlink(missing_ok=True)
+    (remote.folder / "w.h5").unlink()  # the remote copy is gone: only the cache can answer now
     again = pretrained.imagenet_status([file], offline=True)  # cached: offline is no obstacle
     assert again.available and again.path(file) == first.path(file)
     assert again.line().startswith("ImageNet weights: available (2 files in <data>/imagenet_weights)")
