@@ -133,6 +133,10 @@ def load_model_checked(path: str | Path, *, compile: bool = True, safe_mode: boo
         raise ModelFileError(f"{shown(path)} has an unreadable config.json ({error}); the file is damaged, "
                              "save it again") from error
     except ValueError as error:
+        damaged = re.search(r"Bad CRC-32[^\n]*", str(error))  # Python 3.12+: Keras wraps the BadZipFile
+        if damaged:
+            raise ModelFileError(f"{shown(path)} could not be read (BadZipFile: {damaged.group(0)}); "
+                                 "the file is damaged, save it again") from error
         if kind == "legacy-h5" and compile and "deserialize" in str(error):
             raise ModelFileError(f"{shown(path)}: this Keras cannot rebuild the file's training set-up "
                                  f"({_first_line(error)}); load with compile=False and compile again") from error
