@@ -60,13 +60,36 @@ def can_plot_model() -> bool:
     return True
 
 
-def plot_model_file(model: Any, path: Path) -> Path | None:
+def plot_model_file(model: Any, path: Path, dpi: int = 72) -> Path | None:
     """Draw the model with keras.utils.plot_model into `path` if Graphviz is available; else return None."""
+    if dpi < 10:
+        raise ValueError(f"dpi must be at least 10, got {dpi}")
     if not can_plot_model():
         return None
     import keras
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    keras.utils.plot_model(model, to_file=str(path), show_shapes=True, show_layer_names=True)
+    keras.utils.plot_model(model, to_file=str(path), show_shapes=True, show_layer_names=True, dpi=dpi)
     return path
+
+
+def chapter05_cnn(n_outputs: int = 10, activation: str = "softmax", seed: int | None = None) -> Any:
+    """Chapter 05's CNN on 28x28 gray images: two conv+pool blocks, dropout, a 128-unit `hidden` layer, a new head."""
+    import keras
+
+    if n_outputs < 1:
+        raise ValueError(f"n_outputs must be at least 1, got {n_outputs}")
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
+    return keras.Sequential([
+        keras.Input(shape=(28, 28, 1), name="image"),
+        keras.layers.Conv2D(32, 3, padding="same", activation="relu", name="conv_1"),
+        keras.layers.MaxPooling2D(2, name="pool_1"),
+        keras.layers.Conv2D(64, 3, padding="same", activation="relu", name="conv_2"),
+        keras.layers.MaxPooling2D(2, name="pool_2"),
+        keras.layers.Flatten(name="flatten"),
+        keras.layers.Dropout(0.3, name="dropout"),
+        keras.layers.Dense(128, activation="relu", name="hidden"),
+        keras.layers.Dense(n_outputs, activation=activation, name="head"),
+    ], name="chapter05_cnn")

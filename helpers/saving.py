@@ -244,3 +244,29 @@ def round_trip(model: Any, path: str | Path, probe: np.ndarray, atol: float = 0.
     if getattr(model, "optimizer", None) is not None and model.optimizer.built:
         assert_same_optimizer_state(model, copy)
     return copy
+
+
+def cached_model(path: str | Path, build_and_train: Callable[[], Any], verbose: bool = True) -> tuple[Any, bool]:
+    """Load the `.keras` model at `path`, or build, train and save it there; returns (model, was_cached).
+
+    A damaged cache file is reported in one line and replaced, so a killed run never blocks the next.
+    """
+    path = Path(path)
+    if file_format(path) != "keras":
+        raise ValueError(f"{shown(path)}: a cached model must be a whole-model '{KERAS}' file")
+    if path.is_file():
+        try:
+            model = load_model_checked(path)
+        except ModelFileError as error:
+            print(f"NOTE: rebuilding the cached model: {error}")
+        else:
+            if verbose:
+                print(f"loaded the cached model from {shown(path)}")
+            return model, True
+    model = build_and_train()
+    partial = path.with_name(path.stem + ".partial" + KERAS)
+    save_model(model, partial)       # written under another name, then moved: never a half-written cache
+    partial.replace(path)
+    if verbose:
+        print(f"trained and saved to {shown(path)}")
+    return model, False

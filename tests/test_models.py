@@ -89,4 +89,25 @@ def test_plot_model_file_without_and_with_graphviz(monkeypatch, tmp_path):
     monkeypatch.setattr(keras.utils, "plot_model", lambda model, to_file, **kwargs: drawn.append((to_file, kwargs)))
     path = tmp_path / "sub" / "m.png"
     assert models.plot_model_file(two_headed(), path) == path and path.parent.is_dir()
-    assert drawn == [(str(path), {"show_shapes": True, "show_layer_names": True})]
+    assert drawn == [(str(path), {"show_shapes": True, "show_layer_names": True, "dpi": 72})]
+
+
+def test_plot_model_file_refuses_a_useless_dpi(tmp_path):
+    with pytest.raises(ValueError, match="dpi must be at least 10"):
+        models.plot_model_file(two_headed(), tmp_path / "m.png", dpi=0)
+
+
+def test_chapter05_cnn_has_the_chapters_layers_and_a_chosen_head():
+    ten = models.chapter05_cnn()
+    assert ten.count_params() == 421_642 and ten.output_shape == (None, 10)   # chapter 05's count
+    assert [layer.name for layer in ten.layers][:7] == ["conv_1", "pool_1", "conv_2", "pool_2", "flatten",
+                                                         "dropout", "hidden"]
+    binary = models.chapter05_cnn(1, "sigmoid", seed=0)
+    assert binary.output_shape == (None, 1) and binary.layers[-1].get_config()["activation"] == "sigmoid"
+    again = models.chapter05_cnn(1, "sigmoid", seed=0)
+    assert all((a == b).all() for a, b in zip(binary.get_weights(), again.get_weights()))
+
+
+def test_chapter05_cnn_refuses_an_empty_head():
+    with pytest.raises(ValueError, match="n_outputs must be at least 1"):
+        models.chapter05_cnn(0)

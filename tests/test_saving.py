@@ -363,3 +363,37 @@ def test_keras_archive_members_are_what_the_helper_expects(trained):
     with zipfile.ZipFile(folder / "model.keras") as archive:
         assert set(saving.KERAS_ARCHIVE_MEMBERS) <= set(archive.namelist())
         assert json.loads(archive.read("config.json"))["compile_config"]["optimizer"]["class_name"] == "Adam"
+
+
+# --- a model cached as a file -------------------------------------------------------------
+
+
+def test_cached_model_trains_once_then_loads(tmp_path, capsys):
+    calls = []
+
+    def build_and_train():
+        calls.append(1)
+        model = build()
+        model.fit(*data(0), epochs=1, verbose=0)
+        return model
+
+    path = tmp_path / "cache" / "m.keras"
+    first, cached = saving.cached_model(path, build_and_train)
+    assert not cached and path.is_file() and not list(path.parent.glob("*.partial*"))
+    second, cached = saving.cached_model(path, build_and_train)
+    assert cached and calls == [1]
+    saving.assert_same_predictions(first, second, data(1)[0])
+    assert "trained and saved" in capsys.readouterr().out
+
+
+def test_cached_model_replaces_a_damaged_file(tmp_path, capsys):
+    path = tmp_path / "m.keras"
+    path.write_bytes(b"not a zip")
+    model, cached = saving.cached_model(path, lambda: build(), verbose=False)
+    assert not cached and saving.load_model_checked(path).count_params() == model.count_params()
+    assert "NOTE: rebuilding the cached model" in capsys.readouterr().out
+
+
+def test_cached_model_refuses_other_formats(tmp_path):
+    with pytest.raises(ValueError, match="whole-model '.keras' file"):
+        saving.cached_model(tmp_path / "m.weights.h5", build)
