@@ -269,7 +269,8 @@ def train_detector_net(x: np.ndarray, y: np.ndarray, config: TrainingConfig, cal
     if x.ndim != 4 or x.shape[1:] != (PATCH, PATCH, 1) or y.shape != (len(x), 6):
         raise ValueError(f"expected x (N, 28, 28, 1) and y (N, 6), got {x.shape} and {y.shape}")
     net = build_detector_net(config.seed)
-    net.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=detection_loss)
+    # XLA fuses the small convolutions, batch norm and loss: measured twice as fast here, same loss
+    net.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=detection_loss, jit_compile=True)
     history = net.fit(x, y.reshape(-1, 1, 1, 6), batch_size=config.batch_size, epochs=config.epochs,
                       shuffle=True, verbose=0, callbacks=callbacks or [])
     return net, history
