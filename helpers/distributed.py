@@ -1,0 +1,351 @@
+"""Multi-worker training on one machine: loopback ports, TF_CONFIG, CPU splitting, TFRecord shards, worker processes.
+
+`WorkerCluster` starts one process per worker, each with its own TF_CONFIG and log file, under one
+deadline. A worker that cannot start, exits with an error or outlives the deadline is reported with
+its last log lines, and every worker process (with anything it started) is killed before the error
+is raised; used as a context manager, no process outlives the `with` block.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import math
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .paths import shown
+
+LOOPBACK = "127.0.0.1"
+WORKER_SCRIPT = Path(__file__).with_name("fashion_worker.py")
+_POLL_S = 0.05
+
+
+class WorkerError(RuntimeError):
+    """A worker process failed to start or exited with an error; the message holds its last log lines."""
+
+
+class WorkerTimeout(WorkerError):
+    """The cluster's deadline passed while workers were still running."""
+
+
+def _check_count(name: str, value: object, least: int = 1) -> int:
+    """`value` as an int >= least, or a ValueError naming the argument."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise ValueError(f"{name} must be an int >= {least}, got {value!r}")
+    return value
+
+
+def is_loopback(host: str) -> bool:
+    """True for 'localhost' and addresses of this machine's loopback interface (127.0.0.0/8, ::1)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def free_ports(count: int, host: str = LOOPBACK) -> list[int]:
+    """`count` distinct TCP ports free on `host` right now (the operating system picks them)."""
+    _check_count("count", count)
+    if not is_loopback(host):
+        raise ValueError(f"free_ports only looks on a loopback address, got {host!r}")
+    sockets = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
+    try:
+        for server in sockets:
+            server.bind((host, 0))  # all bound at once, so the ports differ
+        return [server.getsockname()[1] for server in sockets]
+    finally:
+        for server in sockets:
+            server.close()
+
+
+def _split_address(address: str) -> tuple[str, int]:
+    """'host:port' -> (host, port), or a ValueError saying what is wrong."""
+    host, colon, port = str(address).rpartition(":")
+    if not colon or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError(f"a worker address is 'host:port' with a port from 1 to 65535, got {address!r}")
+    return host, int(port)
+
+
+def tf_config(addresses: Sequence[str], index: int) -> str:
+    """The TF_CONFIG value (JSON) for worker `index` of the cluster whose workers listen at `addresses`."""
+    if isinstance(addresses, str) or not addresses:
+        raise ValueError(f"addresses must be a non-empty list of 'host:port', got {addresses!r}")
+    for address in addresses:
+        _split_address(address)
+    if len(set(addresses)) != len(addresses):
+        raise ValueError(f"every worker needs its own address, got {list(addresses)}")
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(addresses):
+        raise ValueError(f"index must be an int from 0 to {len(addresses) - 1}, got {index!r}")
+    return json.dumps({"cluster": {"worker": list(addresses)}, "task": {"type": "worker", "index": index}})
+
+
+def split_cpu(count: int = 2) -> list[str]:
+    """Split the host CPU into `count` logical TensorFlow devices and return their names.
+
+    Must run before TensorFlow first uses a device (right after `helpers.setup()`); calling it again
+    with the same count is harmless.
+    """
+    _check_count("count", count)
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    configured = tf.config.get_logical_device_configuration(cpu)
+    if configured is None or len(configured) != count:
+        try:
+            tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * count)
+        except RuntimeError as error:
+            found = len(tf.config.list_logical_devices("CPU"))
+            raise RuntimeError(f"TensorFlow has already set up its devices ({found} logical CPU(s)), so the CPU "
+                               f"cannot be split into {count} now: restart the kernel and call split_cpu right "
+                               "after helpers.setup(), before anything else uses TensorFlow") from error
+    return [device.name for device in tf.config.list_logical_devices("CPU")]
+
+
+def write_tfrecord_shards(images: np.ndarray, labels: np.ndarray, folder: str | os.PathLike[str], shards: int,
+                          prefix: str = "train") -> list[Path]:
+    """Write 28 x 28 uint8 images and their labels as `shards` TFRecord files of (nearly) equal size.
+
+    Files are named `<prefix>-00000-of-00008.tfrecord`, ...; older files with the same prefix are
+    removed first, so a pattern such as `train-*.tfrecord` never picks up a stale shard.
+    """
+    images, labels = np.asarray(images), np.asarray(labels)
+    if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (28, 28):
+        raise ValueError(f"images must be uint8 of shape (N, 28, 28), got {images.dtype} {images.shape}")
+    if labels.shape != (len(images),) or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"labels must be {len(images)} integers, got {labels.dtype} {labels.shape}")
+    _check_count("shards", shards)
+    if not len(images) or shards > len(images):
+        raise ValueError(f"cannot write {len(images)} examples into {shards} non-empty shards")
+    if not prefix or Path(prefix).name != prefix or "*" in prefix:
+        raise ValueError(f"prefix must be a plain file-name prefix, got {prefix!r}")
+    import tensorflow as tf
+
+    from .fashion_worker import serialize_example
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob(f"{prefix}-*.tfrecord"):
+        stale.unlink()
+    paths = []
+    for number, part in enumerate(np.array_split(np.arange(len(images)), shards)):
+        path = folder / f"{prefix}-{number:05d}-of-{shards:05d}.tfrecord"
+        with tf.io.TFRecordWriter(str(path)) as writer:
+            for row in part:
+                writer.write(serialize_example(images[row].tobytes(), int(labels[row])))
+        paths.append(path)
+    return paths
+
+
+def write_worker_script(folder: str | os.PathLike[str]) -> Path:
+    """Copy the multi-worker training script (helpers/fashion_worker.py) into `folder`; return the copy's path."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    return Path(shutil.copyfile(WORKER_SCRIPT, folder / WORKER_SCRIPT.name))
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    """Kill a worker and everything it started (its process group), then reap it."""
+    if getattr(process, "_course_group_killed", False):  # never signal a group id that may have been reused
+        return
+    process._course_group_killed = True
+    if os.name == "posix":
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):  # the whole group is gone already
+            pass
+    elif process.poll() is None:  # pragma: no cover - Windows
+        process.kill()
+    process.wait()
+
+
+@dataclass
+class ClusterRun:
+    """What `run_workers` returns: wall-clock seconds and each worker's log file."""
+
+    seconds: float
+    logs: list[Path]
+
+
+class WorkerCluster:
+    """One process per worker running `script` with its own TF_CONFIG on loopback ports, under one deadline.
+
+    Use as `with WorkerCluster(...) as cluster: cluster.start(); cluster.wait()`; leaving the block,
+    normally or by an exception, kills every worker.
+    """
+
+    def __init__(self, script: str | os.PathLike[str], args: Sequence[str] = (), workers: int = 2,
+                 folder: str | os.PathLike[str] = ".", timeout_s: float = 600.0,
+                 ports: Sequence[int] | None = None, env: dict[str, str] | None = None,
+                 python: str = sys.executable) -> None:
+        self.script = Path(script)
+        if not self.script.is_file():
+            raise FileNotFoundError(f"worker script {shown(self.script)} does not exist")
+        self.workers = _check_count("workers", workers)
+        if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)) or not 0 < timeout_s < math.inf:
+            raise ValueError(f"timeout_s must be a positive number of seconds, got {timeout_s!r}")
+        ports = list(free_ports(workers) if ports is None else ports)
+        self.addresses = [f"{LOOPBACK}:{port}" for port in ports]
+        if len(ports) != workers or any(isinstance(p, bool) or not isinstance(p, int) for p in ports):
+            raise ValueError(f"ports must be {workers} ints, one per worker, got {ports!r}")
+        for index in range(workers):
+            tf_config(self.addresses, index)  # checks the port range and that ports differ
+        self.args = [str(arg) for arg in args]
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.logs = [self.folder / f"worker-{index}.log" for index in range(workers)]
+        for log in self.logs:
+            log.write_text("")
+        self.env = dict(env or {})
+        self.python = python
+        self.timeout_s = float(timeout_s)
+        self.deadline = time.monotonic() + self.timeout_s
+        self.processes: list[subprocess.Popen | None] = [None] * workers
+        self.started_at = [0.0] * workers
+        self.pids: list[int] = []  # every process ever started, for checking that all are gone
+        self._offsets = [0] * workers
+
+    def __enter__(self) -> WorkerCluster:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.stop()
+
+    def _index(self, index: int) -> int:
+        """`index` checked against the number of workers."""
+        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < self.workers:
+            raise ValueError(f"worker index must be an int from 0 to {self.workers - 1}, got {index!r}")
+        return index
+
+    def running(self, index: int) -> bool:
+        """True while worker `index` runs."""
+        process = self.processes[self._index(index)]
+        return process is not None and process.poll() is None
+
+    def start(self, indices: Sequence[int] | None = None) -> None:
+        """Start the given workers (default: every worker not running), each logging to its own file."""
+        indices = range(self.workers) if indices is None else [self._index(i) for i in indices]
+        for index in indices:
+            if self.running(index):
+                raise ValueError(f"worker {index} is already running")
+            env = {**os.environ, **self.env, "TF_CONFIG": tf_config(self.addresses, index), "PYTHONUNBUFFERED": "1"}
+            with self.logs[index].open("a", encoding="utf-8") as log:
+                log.write(f"--- worker {index} starts: {self.script.name} {' '.join(self.args)}\n")
+                self._offsets[index] = log.tell()
+            try:
+                with self.logs[index].open("ab") as log:
+                    process = subprocess.Popen([self.python, str(self.script), *self.args], stdout=log,
+                                               stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+                                               start_new_session=os.name == "posix")
+            except OSError as error:
+                self.stop()
+                raise WorkerError(f"worker {index} could not be started ({self.python}): {error}") from error
+            self.processes[index], self.started_at[index] = process, time.monotonic()
+            self.pids.append(process.pid)
+
+    def output(self, index: int) -> str:
+        """Everything worker `index` printed since it was last started."""
+        with self.logs[self._index(index)].open("rb") as log:
+            log.seek(self._offsets[index])
+            return log.read().decode("utf-8", errors="replace")
+
+    def last_lines(self, index: int, count: int = 12) -> str:
+        """The last `count` lines worker `index` printed since it was last started, indented, with the log's path."""
+        lines = self.output(index).rstrip().splitlines()[-count:] or ["(nothing)"]
+        return f"worker {index}'s last lines ({shown(self.logs[index])}):\n" + "\n".join(f"    | {line}" for line in lines)
+
+    def _fail(self, error: type[WorkerError], message: str, indices: Sequence[int]) -> WorkerError:
+        """Kill every worker, then build `error` with `message` and the last lines of `indices`."""
+        self.stop()
+        return error("\n".join([message, *(self.last_lines(index) for index in indices)]))
+
+    def _remaining(self, timeout: float | None) -> float:
+        """Seconds until the cluster's deadline or `timeout`, whichever comes first."""
+        left = self.deadline - time.monotonic()
+        return left if timeout is None else min(left, timeout)
+
+    def _timed_out(self, what: str) -> WorkerError:
+        """The error for a deadline that passed while waiting for `what`, with every running worker's last lines."""
+        running = [index for index in range(self.workers) if self.running(index)]
+        return self._fail(WorkerTimeout, f"timed out after {self.timeout_s:.0f} s waiting for {what}; "
+                          f"stopped workers {running}", running or range(self.workers))
+
+    def wait_for_line(self, index: int, text: str, timeout: float | None = None) -> float:
+        """Wait until worker `index` prints `text`; return the time.time() it was seen."""
+        self._index(index)
+        if self.processes[index] is None:
+            raise ValueError(f"worker {index} has not been started")
+        end = time.monotonic() + self._remaining(timeout)
+        try:
+            while True:
+                if text in self.output(index):
+                    return time.time()
+                code = self.processes[index].poll()
+                if code is not None:
+                    raise self._fail(WorkerError, f"worker {index} exited with code {code} before printing "
+                                     f"{text!r}; stopped every worker", [index])
+                if time.monotonic() > end:
+                    raise self._timed_out(f"worker {index} to print {text!r}")
+                time.sleep(_POLL_S)
+        except BaseException:
+            self.stop()
+            raise
+
+    def wait(self, check: bool = True, timeout: float | None = None) -> list[int | None]:
+        """Wait until no worker runs; return the exit codes. With `check`, a failing worker stops all and raises."""
+        end = time.monotonic() + self._remaining(timeout)
+        try:
+            while True:
+                codes = [None if process is None else process.poll() for process in self.processes]
+                failed = [index for index, code in enumerate(codes) if code not in (None, 0)]
+                if check and failed:
+                    index = failed[0]
+                    raise self._fail(WorkerError, f"worker {index} exited with code {codes[index]} after "
+                                     f"{time.monotonic() - self.started_at[index]:.1f} s; stopped every worker",
+                                     [index])
+                if not any(self.running(index) for index in range(self.workers)):
+                    return codes
+                if time.monotonic() > end:
+                    raise self._timed_out("the workers to finish")
+                time.sleep(_POLL_S)
+        except BaseException:
+            self.stop()
+            raise
+
+    def kill(self, index: int) -> float:
+        """Kill worker `index` at once, as a crashed machine would stop; return the time.time() of the kill."""
+        process = self.processes[self._index(index)]
+        if process is None or process.poll() is not None:
+            raise ValueError(f"worker {index} is not running")
+        killed_at = time.time()
+        _kill_group(process)
+        return killed_at
+
+    def stop(self) -> None:
+        """Kill every worker and whatever it started; harmless to call twice."""
+        for process in self.processes:
+            if process is not None:
+                _kill_group(process)
+
+
+def run_workers(script: str | os.PathLike[str], args: Sequence[str] = (), workers: int = 2,
+                folder: str | os.PathLike[str] = ".", timeout_s: float = 600.0) -> ClusterRun:
+    """Run `workers` copies of `script` to the end and return the seconds taken; any failure raises WorkerError."""
+    with WorkerCluster(script, args, workers=workers, folder=folder, timeout_s=timeout_s) as cluster:
+        start = time.perf_counter()
+        cluster.start()
+        cluster.wait()
+        return ClusterRun(seconds=time.perf_counter() - start, logs=cluster.logs)
