@@ -12,6 +12,7 @@ import ipaddress
 import json
 import math
 import os
+import re
 import shutil
 import signal
 import socket
@@ -173,6 +174,18 @@ def _kill_group(process: subprocess.Popen) -> None:
 
 
 @dataclass
+class WorkerRun:
+    """One start of one worker: its index, when it started and ended (time.time()), its exit code, its part of the log."""
+
+    worker: int
+    started: float
+    offset: int                      # where its output begins in the worker's log file
+    ended: float | None = None       # None while it runs
+    exit_code: int | None = None     # negative: killed by that signal
+    end_offset: int | None = None    # where the next start's header begins; None: the end of the file
+
+
+@dataclass
 class ClusterRun:
     """What `run_workers` returns: wall-clock seconds and each worker's log file."""
 
@@ -180,11 +193,45 @@ class ClusterRun:
     logs: list[Path]
 
 
+_EPOCH_BEGAN = re.compile(r"^epoch (\d+)/\d+ began at ([0-9.]+)$")
+_EPOCH_DONE = re.compile(r"^epoch (\d+)/\d+ done: .*\(([0-9.]+) s\)$")
+
+
+def epoch_segments(output: str, started: float, ended: float | None,
+                   exit_code: int | None = None) -> list[tuple[str, float, float]]:
+    """(label, start, end) spans of one worker run, read from the lines it printed.
+
+    Reads the lines `epoch N/M began at <time.time()>` and `epoch N/M done: ... (<seconds> s)` that the
+    worker script prints. Labels: 'start-up' until the first epoch, 'epoch N', then up to `ended`:
+    'finishing' after a run that exited with code 0, else 'epoch N, lost' for an epoch that never
+    finished or 'waiting, lost' (time spent before the run failed, thrown away).
+    """
+    segments: list[tuple[str, float, float]] = []
+    open_epoch: tuple[int, float] | None = None
+    for line in output.splitlines():
+        if match := _EPOCH_BEGAN.match(line.strip()):
+            open_epoch = (int(match[1]), float(match[2]))
+            if not segments:
+                segments.append(("start-up", started, open_epoch[1]))
+        elif (match := _EPOCH_DONE.match(line.strip())) and open_epoch and open_epoch[0] == int(match[1]):
+            segments.append((f"epoch {open_epoch[0]}", open_epoch[1], open_epoch[1] + float(match[2])))
+            open_epoch = None
+    if ended is None:
+        return segments
+    if not segments:
+        return [("start-up", started, ended)]
+    if open_epoch:
+        return [*segments, (f"epoch {open_epoch[0]}, lost", open_epoch[1], ended)]
+    if ended > segments[-1][2]:
+        segments.append(("finishing" if exit_code == 0 else "waiting, lost", segments[-1][2], ended))
+    return segments
+
+
 class WorkerCluster:
     """One process per worker running `script` with its own TF_CONFIG on loopback ports, under one deadline.
 
     Use as `with WorkerCluster(...) as cluster: cluster.start(); cluster.wait()`; leaving the block,
-    normally or by an exception, kills every worker.
+    normally or by an exception, kills every worker. `runs` records every start of every worker.
     """
 
     def __init__(self, script: str | os.PathLike[str], args: Sequence[str] = (), workers: int = 2,
@@ -214,9 +261,8 @@ class WorkerCluster:
         self.timeout_s = float(timeout_s)
         self.deadline = time.monotonic() + self.timeout_s
         self.processes: list[subprocess.Popen | None] = [None] * workers
-        self.started_at = [0.0] * workers
+        self.runs: list[WorkerRun] = []
         self.pids: list[int] = []  # every process ever started, for checking that all are gone
-        self._offsets = [0] * workers
 
     def __enter__(self) -> WorkerCluster:
         return self
@@ -230,6 +276,17 @@ class WorkerCluster:
             raise ValueError(f"worker index must be an int from 0 to {self.workers - 1}, got {index!r}")
         return index
 
+    def _last_run(self, index: int) -> WorkerRun | None:
+        """The latest start of worker `index`, or None."""
+        return next((run for run in reversed(self.runs) if run.worker == index), None)
+
+    def _refresh(self) -> None:
+        """Note the end time and exit code of every run whose process has exited."""
+        for index, process in enumerate(self.processes):
+            run = self._last_run(index)
+            if process is not None and run is not None and run.ended is None and process.poll() is not None:
+                run.ended, run.exit_code = time.time(), process.returncode
+
     def running(self, index: int) -> bool:
         """True while worker `index` runs."""
         process = self.processes[self._index(index)]
@@ -241,10 +298,14 @@ class WorkerCluster:
         for index in indices:
             if self.running(index):
                 raise ValueError(f"worker {index} is already running")
+            self._refresh()
             env = {**os.environ, **self.env, "TF_CONFIG": tf_config(self.addresses, index), "PYTHONUNBUFFERED": "1"}
+            previous = self._last_run(index)
             with self.logs[index].open("a", encoding="utf-8") as log:
+                if previous is not None:
+                    previous.end_offset = log.tell()
                 log.write(f"--- worker {index} starts: {self.script.name} {' '.join(self.args)}\n")
-                self._offsets[index] = log.tell()
+                offset = log.tell()
             try:
                 with self.logs[index].open("ab") as log:
                     process = subprocess.Popen([self.python, str(self.script), *self.args], stdout=log,
@@ -253,19 +314,33 @@ class WorkerCluster:
             except OSError as error:
                 self.stop()
                 raise WorkerError(f"worker {index} could not be started ({self.python}): {error}") from error
-            self.processes[index], self.started_at[index] = process, time.monotonic()
+            self.processes[index] = process
+            self.runs.append(WorkerRun(worker=index, started=time.time(), offset=offset))
             self.pids.append(process.pid)
+
+    def run_output(self, run: WorkerRun) -> str:
+        """Everything one run of a worker printed."""
+        with self.logs[run.worker].open("rb") as log:
+            log.seek(run.offset)
+            data = log.read() if run.end_offset is None else log.read(run.end_offset - run.offset)
+        return data.decode("utf-8", errors="replace")
 
     def output(self, index: int) -> str:
         """Everything worker `index` printed since it was last started."""
-        with self.logs[self._index(index)].open("rb") as log:
-            log.seek(self._offsets[index])
-            return log.read().decode("utf-8", errors="replace")
+        run = self._last_run(self._index(index))
+        return "" if run is None else self.run_output(run)
 
     def last_lines(self, index: int, count: int = 12) -> str:
         """The last `count` lines worker `index` printed since it was last started, indented, with the log's path."""
         lines = self.output(index).rstrip().splitlines()[-count:] or ["(nothing)"]
         return f"worker {index}'s last lines ({shown(self.logs[index])}):\n" + "\n".join(f"    | {line}" for line in lines)
+
+    def timeline(self) -> dict[int, list[tuple[str, float, float]]]:
+        """Every worker's (label, start, end) spans over all its runs: start-up, epochs, lost epochs (see epoch_segments)."""
+        self._refresh()
+        return {index: [segment for run in self.runs if run.worker == index
+                        for segment in epoch_segments(self.run_output(run), run.started, run.ended, run.exit_code)]
+                for index in range(self.workers)}
 
     def _fail(self, error: type[WorkerError], message: str, indices: Sequence[int]) -> WorkerError:
         """Kill every worker, then build `error` with `message` and the last lines of `indices`."""
@@ -304,20 +379,39 @@ class WorkerCluster:
             self.stop()
             raise
 
+    def supervise(self, restarts: int, timeout: float | None = None) -> list[WorkerRun]:
+        """Wait until no worker runs, starting again any worker that exits with an error, as a cluster manager does.
+
+        At most `restarts` restarts in all; one more failure stops every worker and raises WorkerError.
+        Returns the runs that failed and were restarted, in order.
+        """
+        _check_count("restarts", restarts, least=0)
+        return self._watch(restarts, timeout)
+
     def wait(self, check: bool = True, timeout: float | None = None) -> list[int | None]:
         """Wait until no worker runs; return the exit codes. With `check`, a failing worker stops all and raises."""
+        self._watch(0 if check else None, timeout)
+        return [None if process is None else process.returncode for process in self.processes]
+
+    def _watch(self, restarts: int | None, timeout: float | None) -> list[WorkerRun]:
+        """The loop behind wait and supervise: restarts=None ignores failures, else restarts up to that many."""
         end = time.monotonic() + self._remaining(timeout)
+        restarted: list[WorkerRun] = []
         try:
             while True:
-                codes = [None if process is None else process.poll() for process in self.processes]
-                failed = [index for index, code in enumerate(codes) if code not in (None, 0)]
-                if check and failed:
-                    index = failed[0]
-                    raise self._fail(WorkerError, f"worker {index} exited with code {codes[index]} after "
-                                     f"{time.monotonic() - self.started_at[index]:.1f} s; stopped every worker",
-                                     [index])
+                self._refresh()
+                for index in range(self.workers):
+                    run = self._last_run(index)
+                    if restarts is None or run is None or run.exit_code in (None, 0):
+                        continue
+                    if len(restarted) == restarts:
+                        done = f" and {restarts} restart(s)" if restarts else ""
+                        raise self._fail(WorkerError, f"worker {index} exited with code {run.exit_code} after "
+                                         f"{run.ended - run.started:.1f} s{done}; stopped every worker", [index])
+                    restarted.append(run)
+                    self.start([index])
                 if not any(self.running(index) for index in range(self.workers)):
-                    return codes
+                    return restarted
                 if time.monotonic() > end:
                     raise self._timed_out("the workers to finish")
                 time.sleep(_POLL_S)
@@ -332,6 +426,7 @@ class WorkerCluster:
             raise ValueError(f"worker {index} is not running")
         killed_at = time.time()
         _kill_group(process)
+        self._refresh()
         return killed_at
 
     def stop(self) -> None:
@@ -339,6 +434,7 @@ class WorkerCluster:
         for process in self.processes:
             if process is not None:
                 _kill_group(process)
+        self._refresh()
 
 
 def run_workers(script: str | os.PathLike[str], args: Sequence[str] = (), workers: int = 2,

@@ -517,3 +517,89 @@ def test_the_time_limit_can_be_disarmed():
     timer.cancel()
     timer.join(5)
     assert not timer.is_alive()
+
+
+# --- supervising: restarting failed workers, and the record of every run -----------------------------
+
+FAILS_ONCE = """
+marker = os.path.join(os.path.dirname(__file__), f'failed-{index}')
+print(f'worker {index} up', flush=True)
+if index == 1 and not os.path.exists(marker):
+    open(marker, 'w').close()
+    print('worker 1: lost its peer', flush=True)
+    sys.exit(1)
+time.sleep(0.3)
+"""
+
+
+def test_supervise_restarts_a_failed_worker_and_reports_the_failed_run(script, tmp_path):
+    with WorkerCluster(script("fails_once", FAILS_ONCE), folder=tmp_path, timeout_s=60) as cluster:
+        cluster.start()
+        failed = cluster.supervise(restarts=2)
+        assert cluster.wait() == [0, 0]
+    assert [(run.worker, run.exit_code) for run in failed] == [(1, 1)]
+    assert "lost its peer" in cluster.run_output(failed[0]) and "lost its peer" not in cluster.output(1)
+    assert [run.worker for run in cluster.runs] == [0, 1, 1]
+    assert all(run.ended is not None and run.ended >= run.started for run in cluster.runs)
+    assert all_gone(cluster.pids)
+
+
+def test_supervise_gives_up_after_its_restarts(script, tmp_path):
+    always = script("always_fails", "print('cannot reach the chief', flush=True)\nsys.exit(1 + index)\n")
+    with WorkerCluster(always, workers=1, folder=tmp_path, timeout_s=60) as cluster:
+        cluster.start()
+        with pytest.raises(WorkerError, match=r"(?s)worker 0 exited with code 1 after .* and 2 restart\(s\).*cannot reach"):
+            cluster.supervise(restarts=2)
+    assert [run.exit_code for run in cluster.runs] == [1, 1, 1] and all_gone(cluster.pids)
+    with pytest.raises(ValueError, match="restarts must be an int >= 0"):
+        cluster.supervise(restarts=-1)
+
+
+def test_wait_without_check_returns_the_codes_of_killed_and_failed_workers(script, tmp_path):
+    worker = script("mixed", "time.sleep(600 if index == 0 else 0)\nsys.exit(index)\n")
+    with WorkerCluster(worker, workers=3, folder=tmp_path, timeout_s=60) as cluster:
+        cluster.start()
+        cluster.kill(0)
+        assert cluster.wait(check=False) == [-9, 1, 2]
+    assert [run.exit_code for run in cluster.runs] == [-9, 1, 2]
+
+
+EPOCHS_OUTPUT = """worker 0: 2 replicas in sync, global batch 64
+epoch 1/3 began at 1000.5
+epoch 1/3 done: loss=1.0 accuracy=0.5 (4.0 s)
+epoch 2/3 began at 1004.75
+"""
+
+
+def test_epoch_segments_read_the_worker_lines():
+    assert distributed.epoch_segments(EPOCHS_OUTPUT, started=990.0, ended=1006.0, exit_code=1) == [
+        ("start-up", 990.0, 1000.5), ("epoch 1", 1000.5, 1004.5), ("epoch 2, lost", 1004.75, 1006.0)]
+    assert distributed.epoch_segments(EPOCHS_OUTPUT, started=990.0, ended=None)[-1] == ("epoch 1", 1000.5, 1004.5)
+    assert distributed.epoch_segments("Traceback ...\n", started=990.0, ended=991.0) == [("start-up", 990.0, 991.0)]
+    assert distributed.epoch_segments("", started=990.0, ended=None) == []
+
+
+def test_epoch_segments_after_the_last_epoch_finishing_or_lost():
+    finished = EPOCHS_OUTPUT.rsplit("epoch 2/3", 1)[0]  # epoch 1 done, epoch 2 never began
+    assert distributed.epoch_segments(finished, 990.0, 1007.0, exit_code=0)[-1] == ("finishing", 1004.5, 1007.0)
+    assert distributed.epoch_segments(finished, 990.0, 1007.0, exit_code=1)[-1] == ("waiting, lost", 1004.5, 1007.0)
+    assert distributed.epoch_segments(finished, 990.0, 1004.5, exit_code=-9)[-1] == ("epoch 1", 1000.5, 1004.5)
+
+
+def test_the_timeline_covers_every_run_of_every_worker(script, tmp_path):
+    worker = script("epochs", """
+        for epoch in (1, 2):
+            print(f'epoch {epoch}/2 began at {time.time():.3f}', flush=True)
+            time.sleep(0.1)
+            print(f'epoch {epoch}/2 done: loss=1.0 accuracy=0.5 (0.1 s)', flush=True)
+        time.sleep(600 if index == 1 else 0)
+    """)
+    with WorkerCluster(worker, folder=tmp_path, timeout_s=60) as cluster:
+        cluster.start()
+        cluster.wait_for_line(1, "epoch 2/2 done")
+        cluster.kill(1)
+        cluster.wait(check=False)
+        timeline = cluster.timeline()
+    assert [label for label, _, _ in timeline[0]] == ["start-up", "epoch 1", "epoch 2", "finishing"]
+    assert [label for label, _, _ in timeline[1]][:3] == ["start-up", "epoch 1", "epoch 2"]  # then killed
+    assert all(start <= end for spans in timeline.values() for _, start, end in spans)
