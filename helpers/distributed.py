@@ -175,7 +175,7 @@ def _kill_group(process: subprocess.Popen) -> None:
 
 @dataclass
 class WorkerRun:
-    """One start of one worker: its index, when it started and ended (time.time()), its exit code, its part of the log."""
+    """One start of one worker: when it started and ended (time.time()), its exit code, its part of the log file."""
 
     worker: int
     started: float
@@ -333,10 +333,11 @@ class WorkerCluster:
     def last_lines(self, index: int, count: int = 12) -> str:
         """The last `count` lines worker `index` printed since it was last started, indented, with the log's path."""
         lines = self.output(index).rstrip().splitlines()[-count:] or ["(nothing)"]
-        return f"worker {index}'s last lines ({shown(self.logs[index])}):\n" + "\n".join(f"    | {line}" for line in lines)
+        quoted = "\n".join(f"    | {line}" for line in lines)
+        return f"worker {index}'s last lines ({shown(self.logs[index])}):\n{quoted}"
 
     def timeline(self) -> dict[int, list[tuple[str, float, float]]]:
-        """Every worker's (label, start, end) spans over all its runs: start-up, epochs, lost epochs (see epoch_segments)."""
+        """Every worker's (label, start, end) spans over all its runs, from `epoch_segments`."""
         self._refresh()
         return {index: [segment for run in self.runs if run.worker == index
                         for segment in epoch_segments(self.run_output(run), run.started, run.ended, run.exit_code)]

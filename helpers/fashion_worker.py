@@ -35,7 +35,7 @@ FEATURES = {
 
 
 def build_cnn() -> keras.Model:
-    """Chapter 05's CNN, unchanged: Conv 32 -> MaxPool -> Conv 64 -> MaxPool -> Flatten -> Dropout 0.3 -> Dense 128 -> Dense 10."""
+    """Chapter 05's CNN, unchanged: Conv 32 -> Pool -> Conv 64 -> Pool -> Flatten -> Dropout 0.3 -> Dense 128 -> Dense 10."""
     return keras.Sequential([
         keras.Input(shape=(28, 28, 1), name="image"),
         keras.layers.Conv2D(32, 3, padding="same", activation="relu", name="conv_1"),
@@ -106,7 +106,8 @@ def keras_multi_worker_fix() -> None:
             return original_build(self, iterator=iterator, data_batch=data_batch)
         for _, _, batches in iterator:  # this worker's part of the first batch is enough to build with
             batch = next(batches)
-            data_batch = tree.map_structure(lambda v: self.distribute_strategy.experimental_local_results(v)[0], batch)
+            local = self.distribute_strategy.experimental_local_results
+            data_batch = tree.map_structure(lambda value: local(value)[0], batch)
             break
         with self.distribute_strategy.scope():
             self._symbolic_build(data_batch=data_batch)
@@ -142,7 +143,7 @@ class EpochLog(keras.callbacks.Callback):
 
 
 def stop_after(seconds: float) -> threading.Timer:
-    """End this process with exit code 3 once `seconds` have passed, whatever it is doing; cancel() the timer to disarm."""
+    """End this process with exit code 3 once `seconds` have passed, whatever it is doing; `cancel()` disarms it."""
     def give_up() -> None:
         print(f"time limit of {seconds:.0f} s reached: stopping this worker", flush=True)
         os._exit(3)
@@ -178,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def train(args: argparse.Namespace) -> None:
-    """The training itself: strategy, model in its scope, sharded input, fit with BackupAndRestore, the chief's report."""
+    """The training: strategy, model in its scope, sharded input, fit with BackupAndRestore, the chief's report."""
     if not args.no_keras_fix:
         keras_multi_worker_fix()
     keras.utils.set_random_seed(args.seed)
@@ -194,7 +195,7 @@ def train(args: argparse.Namespace) -> None:
     backup = keras.callbacks.BackupAndRestore(args.out / "backup" / f"worker-{index}")  # one folder per worker
     # Keras learns the length of a sharded dataset only at the end of the first epoch and warns before that.
     warnings.filterwarnings("ignore", message="Your input ran out of data")
-    model.fit(train_data, epochs=args.epochs, shuffle=False, verbose=0, callbacks=[backup, log])  # data shuffles itself
+    model.fit(train_data, epochs=args.epochs, shuffle=False, verbose=0, callbacks=[backup, log])  # shuffled above
     if index == 0:  # the chief reports; every worker holds the same weights
         model.save(args.out / "model.keras")
         result = {"workers": workers, "replicas": strategy.num_replicas_in_sync, "global_batch": global_batch,

@@ -490,6 +490,17 @@ def test_two_real_workers_train_and_the_chief_reports(shards, tmp_path):
         assert "2 replicas in sync, global batch 32" in log.read_text() and "finished" in log.read_text()
 
 
+def test_a_real_worker_waiting_for_a_missing_peer_stops_at_its_time_limit(shards, tmp_path):
+    """MultiWorkerMirroredStrategy() waits for every worker without a limit of its own; --time-limit bounds it."""
+    script = distributed.write_worker_script(tmp_path)
+    args = [arg if arg != "150" else "4" for arg in worker_args(shards, tmp_path / "out")]
+    with WorkerCluster(script, args, workers=2, folder=tmp_path / "logs", timeout_s=120) as cluster:
+        cluster.start([0])  # worker 1 never comes
+        with pytest.raises(WorkerError, match=r"(?s)worker 0 exited with code 3 .*time limit of 4 s reached"):
+            cluster.wait()
+    assert all_gone(cluster.pids)
+
+
 def test_keras_3_fit_still_needs_the_multi_worker_fix(shards, tmp_path):
     """When this fails, Keras has fixed fit under MultiWorkerMirroredStrategy: drop keras_multi_worker_fix."""
     script = distributed.write_worker_script(tmp_path)
