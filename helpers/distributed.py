@@ -3,7 +3,8 @@
 `WorkerCluster` starts one process per worker, each with its own TF_CONFIG and log file, under one
 deadline. A worker that cannot start, exits with an error or outlives the deadline is reported with
 its last log lines, and every worker process (with anything it started) is killed before the error
-is raised; used as a context manager, no process outlives the `with` block.
+is raised; used as a context manager, no process outlives the `with` block. On Linux a worker also
+dies with the process that started it (a crashed or restarted notebook kernel).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -156,6 +157,36 @@ def write_worker_script(folder: str | os.PathLike[str]) -> Path:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     return Path(shutil.copyfile(WORKER_SCRIPT, folder / WORKER_SCRIPT.name))
+
+
+def _describe_exit(code: int) -> str:
+    """'exited with code 1', or for a process ended by a signal 'was stopped by SIGKILL'."""
+    if code >= 0:
+        return f"exited with code {code}"
+    try:
+        return f"was stopped by {signal.Signals(-code).name}"
+    except ValueError:
+        return f"was stopped by signal {-code}"
+
+
+def _ends_with_parent() -> Callable[[], None] | None:
+    """On Linux, a function for Popen(preexec_fn=...) that makes the kernel kill the child when its parent dies.
+
+    So a worker cannot outlive a notebook kernel that crashed or was restarted. Elsewhere None: the
+    worker script's own time limit ends it.
+    """
+    if not sys.platform.startswith("linux"):
+        return None  # pragma: no cover
+    import ctypes
+
+    prctl, parent = ctypes.CDLL(None, use_errno=True).prctl, os.getpid()  # loaded here: no imports after fork
+
+    def in_child() -> None:
+        prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the parent died before the line above
+            os._exit(1)
+
+    return in_child
 
 
 def _kill_group(process: subprocess.Popen) -> None:
@@ -310,7 +341,8 @@ class WorkerCluster:
                 with self.logs[index].open("ab") as log:
                     process = subprocess.Popen([self.python, str(self.script), *self.args], stdout=log,
                                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-                                               start_new_session=os.name == "posix")
+                                               start_new_session=os.name == "posix",
+                                               preexec_fn=_ends_with_parent())
             except OSError as error:
                 self.stop()
                 raise WorkerError(f"worker {index} could not be started ({self.python}): {error}") from error
@@ -371,7 +403,7 @@ class WorkerCluster:
                     return time.time()
                 code = self.processes[index].poll()
                 if code is not None:
-                    raise self._fail(WorkerError, f"worker {index} exited with code {code} before printing "
+                    raise self._fail(WorkerError, f"worker {index} {_describe_exit(code)} before printing "
                                      f"{text!r}; stopped every worker", [index])
                 if time.monotonic() > end:
                     raise self._timed_out(f"worker {index} to print {text!r}")
@@ -407,7 +439,7 @@ class WorkerCluster:
                         continue
                     if len(restarted) == restarts:
                         done = f" and {restarts} restart(s)" if restarts else ""
-                        raise self._fail(WorkerError, f"worker {index} exited with code {run.exit_code} after "
+                        raise self._fail(WorkerError, f"worker {index} {_describe_exit(run.exit_code)} after "
                                          f"{run.ended - run.started:.1f} s{done}; stopped every worker", [index])
                     restarted.append(run)
                     self.start([index])

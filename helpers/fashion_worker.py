@@ -18,11 +18,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import signal
 import sys
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import keras
@@ -142,16 +145,22 @@ class EpochLog(keras.callbacks.Callback):
               f"({seconds:.1f} s)", flush=True)
 
 
-def stop_after(seconds: float) -> threading.Timer:
-    """End this process with exit code 3 once `seconds` have passed, whatever it is doing; `cancel()` disarms it."""
-    def give_up() -> None:
-        print(f"time limit of {seconds:.0f} s reached: stopping this worker", flush=True)
-        os._exit(3)
+def stop_after(seconds: float) -> Callable[[], None]:
+    """End this process once `seconds` have passed, whatever it is doing; returns a function that disarms it.
 
-    timer = threading.Timer(seconds, give_up)
+    Uses SIGALRM's default action, which ends the process even while TensorFlow's C++ code holds
+    Python's lock (as MultiWorkerMirroredStrategy() does while it waits for the other workers), where
+    a Python thread would never get to run. Without SIGALRM (Windows) a timer thread does what it can.
+    """
+    print(f"time limit: this worker stops itself after {seconds:.0f} s", flush=True)
+    if hasattr(signal, "SIGALRM"):
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+        signal.alarm(max(1, math.ceil(seconds)))
+        return lambda: signal.alarm(0)
+    timer = threading.Timer(seconds, os._exit, args=(3,))  # pragma: no cover - Windows
     timer.daemon = True
     timer.start()
-    return timer
+    return timer.cancel
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -170,11 +179,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Join the cluster named by TF_CONFIG, train (resuming from a backup if there is one), report."""
     args = parse_args(argv)
-    watchdog = stop_after(args.time_limit)
+    disarm = stop_after(args.time_limit)
     try:
         train(args)
     finally:
-        watchdog.cancel()
+        disarm()
     return 0
 
 
