@@ -185,6 +185,45 @@ def plot_history(histories: dict[str, object], metrics: Sequence[str] = ("accura
     return fig
 
 
+def plot_timeline(rows: dict[str, Sequence[tuple[str, float, float]]], events: dict[str, float] | None = None,
+                  title: str = "What happened when") -> Figure:
+    """Labelled time spans as bars, one row per key, in seconds from the earliest start; events as dashed lines.
+
+    'start-up' and 'finishing' spans are grey, 'epoch N' takes colour N, and a label containing 'lost'
+    is red and hatched (work thrown away). Made for `helpers.distributed.WorkerCluster.timeline()`.
+    """
+    spans = [span for row in rows.values() for span in row]
+    if not spans:
+        raise ValueError("rows hold no spans: nothing to plot")
+    if any(end < start for _, start, end in spans):
+        raise ValueError("every span must end at or after its start")
+    origin = min(start for _, start, end in spans)
+    fig, ax = plt.subplots(figsize=(9, 0.7 * len(rows) + 1.8), layout="constrained")
+    handles: dict[str, object] = {}
+    for y, (name, row) in enumerate(rows.items()):
+        for label, start, end in row:
+            if "lost" in label:
+                key, style = "work lost", {"color": "mistyrose", "edgecolor": "red", "hatch": "//"}
+            elif label.startswith("epoch"):
+                number = int(label.split()[1])
+                key, style = f"epoch {number}", {"color": f"C{number - 1}"}
+            else:
+                key, style = label, {"color": "lightgray" if label == "start-up" else "white", "edgecolor": "gray"}
+            bar = ax.barh(y, end - start, left=start - origin, height=0.6, **style)
+            handles.setdefault(key, bar)
+    for number, (label, moment) in enumerate((events or {}).items()):
+        ax.axvline(moment - origin, color="black", linestyle="--", linewidth=1)
+        ax.annotate(label, (moment - origin, -0.55 - 0.3 * (number % 2)), fontsize=8, ha="center", va="bottom",
+                    bbox={"facecolor": "white", "edgecolor": "none", "pad": 1})
+    ax.set_yticks(range(len(rows)), list(rows))
+    ax.set_ylim(len(rows) - 0.5, -1.2)  # first row on top, room for the event labels above it
+    ax.set_xlabel("seconds since the first start")
+    ax.set_title(title)
+    order = sorted(handles, key=lambda key: (key != "start-up", "lost" in key, key == "finishing", key))
+    fig.legend([handles[key] for key in order], order, loc="outside lower center", ncols=min(len(order), 6), fontsize=8)
+    return fig
+
+
 # --- classifier results (chapters 03-05) ----------------------------------------------
 
 

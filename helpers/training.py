@@ -9,7 +9,10 @@ import keras
 
 
 class EpochLine(keras.callbacks.Callback):
-    """Print one short line per epoch (rounded metrics, seconds) instead of Keras' progress bar."""
+    """Print one short line per epoch (rounded metrics, seconds) instead of Keras' progress bar; keep the seconds.
+
+    `seconds` lists every epoch's wall-clock time, printed or not.
+    """
 
     def __init__(self, every: int = 1, digits: int = 3) -> None:
         super().__init__()
@@ -20,16 +23,18 @@ class EpochLine(keras.callbacks.Callback):
         self.every = every
         self.digits = digits
         self._start = 0.0
+        self.seconds: list[float] = []
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self._start = time.perf_counter()
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.seconds.append(time.perf_counter() - self._start)
         if (epoch + 1) % self.every:
             return
         shown = " ".join(f"{k}={v:.{self.digits}f}" for k, v in sorted((logs or {}).items())
                          if isinstance(v, (int, float)) and k != "learning_rate")
-        print(f"epoch {epoch + 1:>3}: {shown} ({time.perf_counter() - self._start:.1f} s)", flush=True)
+        print(f"epoch {epoch + 1:>3}: {shown} ({self.seconds[-1]:.1f} s)", flush=True)
 
 
 def time_epochs(dataset: Iterable, epochs: int = 3) -> list[float]:

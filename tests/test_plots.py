@@ -103,6 +103,25 @@ def test_plot_history_accepts_a_keras_history_and_rejects_bad_input():
         plots.plot_history({"run": {}})
 
 
+def test_plot_timeline_draws_a_bar_per_span_and_a_line_per_event():
+    rows = {"worker 0": [("start-up", 10.0, 12.0), ("epoch 1", 12.0, 15.0), ("epoch 2, lost", 15.0, 16.0)],
+            "worker 1": [("start-up", 10.5, 12.0), ("epoch 1", 12.0, 15.0)]}
+    fig = plots.plot_timeline(rows, events={"killed": 15.5})
+    ax = fig.axes[0]
+    assert len(ax.patches) == 5 and ax.patches[0].get_x() == 0.0 and ax.patches[1].get_width() == 3.0
+    assert [tick.get_text() for tick in ax.get_yticklabels()] == ["worker 0", "worker 1"]
+    assert [line.get_xdata()[0] for line in ax.lines] == [5.5]
+    assert [text.get_text() for text in fig.legends[0].get_texts()] == ["start-up", "epoch 1", "work lost"]
+    assert ax.get_xlabel() == "seconds since the first start" and ax.get_title() == "What happened when"
+
+
+def test_plot_timeline_rejects_empty_and_backward_spans():
+    with pytest.raises(ValueError, match="nothing to plot"):
+        plots.plot_timeline({"worker 0": []})
+    with pytest.raises(ValueError, match="end at or after its start"):
+        plots.plot_timeline({"worker 0": [("epoch 1", 5.0, 4.0)]})
+
+
 # --- classifier results ------------------------------------------------------------------
 
 

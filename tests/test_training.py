@@ -27,8 +27,10 @@ def test_epoch_line_prints_one_rounded_line_per_chosen_epoch(capsys):
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     model.compile(optimizer="sgd", loss="mse")
     x, y = np.ones((8, 2), "float32"), np.zeros((8, 1), "float32")
-    model.fit(x, y, epochs=4, verbose=0, validation_data=(x, y), callbacks=[EpochLine(every=2, digits=2)])
+    epoch_line = EpochLine(every=2, digits=2)
+    model.fit(x, y, epochs=4, verbose=0, validation_data=(x, y), callbacks=[epoch_line])
     lines = capsys.readouterr().out.strip().splitlines()
+    assert len(epoch_line.seconds) == 4 and all(0 < s < 60 for s in epoch_line.seconds)  # kept for every epoch
     assert [line.split(":")[0] for line in lines] == ["epoch   2", "epoch   4"]
     assert " loss=" in lines[0] and " val_loss=" in lines[0] and lines[0].endswith(" s)")
     value = lines[0].split(" loss=")[1].split()[0]

@@ -1,0 +1,218 @@
+"""Train chapter 05's Fashion-MNIST CNN on TFRecord shards with tf.distribute.MultiWorkerMirroredStrategy.
+
+One copy of this script runs on every worker, each started with its own TF_CONFIG (the cluster's
+addresses and this worker's index); it imports only TensorFlow and Keras, so it can be copied to
+other machines as it is:
+
+    TF_CONFIG='{"cluster": {"worker": ["hostA:12345", "hostB:12345"]}, "task": {"type": "worker", "index": 0}}' \
+        python fashion_worker.py --data shards/ --out run/ --epochs 3
+
+Every worker reads `--data/train-*.tfrecord` (the files are split between workers), backs up its
+training state after every epoch in `--out/backup/worker-<index>` (keras.callbacks.BackupAndRestore)
+and prints one line per epoch. The chief (worker 0) writes `--out/result.json` and `--out/model.keras`.
+A rerun after a crash resumes from the backup. `--time-limit` stops a worker that waits too long,
+for example for a peer that never comes up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import signal
+import sys
+import threading
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+
+FEATURES = {
+    "image": tf.io.FixedLenFeature([], tf.string),   # 28 x 28 uint8 pixels as raw bytes
+    "label": tf.io.FixedLenFeature([], tf.int64),
+}
+
+
+def build_cnn() -> keras.Model:
+    """Chapter 05's CNN, unchanged: Conv 32 -> Pool -> Conv 64 -> Pool -> Flatten -> Dropout 0.3 -> Dense 128 -> Dense 10."""
+    return keras.Sequential([
+        keras.Input(shape=(28, 28, 1), name="image"),
+        keras.layers.Conv2D(32, 3, padding="same", activation="relu", name="conv_1"),
+        keras.layers.MaxPooling2D(2, name="pool_1"),
+        keras.layers.Conv2D(64, 3, padding="same", activation="relu", name="conv_2"),
+        keras.layers.MaxPooling2D(2, name="pool_2"),
+        keras.layers.Flatten(name="flatten"),
+        keras.layers.Dropout(0.3, name="dropout"),
+        keras.layers.Dense(128, activation="relu", name="hidden"),
+        keras.layers.Dense(10, activation="softmax", name="class_probabilities"),
+    ], name="cnn")
+
+
+def compile_cnn(model: keras.Model) -> keras.Model:
+    """Adam, sparse cross-entropy and accuracy, as in chapter 05; returns the model."""
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def serialize_example(image: bytes, label: int) -> bytes:
+    """One Fashion-MNIST example (28 x 28 uint8 bytes and its label) as a serialized tf.train.Example."""
+    feature = {"image": tf.train.Feature(bytes_list=tf.train.BytesList(value=[image])),
+               "label": tf.train.Feature(int64_list=tf.train.Int64List(value=[int(label)]))}
+    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+
+
+def parse_example(record: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """A serialized example -> (28 x 28 x 1 float32 image in 0..1, int64 label)."""
+    example = tf.io.parse_single_example(record, FEATURES)
+    image = tf.reshape(tf.io.decode_raw(example["image"], tf.uint8), (28, 28, 1))
+    return tf.cast(image, tf.float32) / 255.0, example["label"]
+
+
+def make_dataset(pattern: str, batch_size: int, shuffle_seed: int | None = 0) -> tf.data.Dataset:
+    """Files matching `pattern` -> interleaved records -> parsed -> shuffled -> batched -> prefetched.
+
+    The file list is sorted (not shuffled) so that every worker sees the same list before sharding
+    by file; shuffle_seed=None keeps the order (for tests and evaluation).
+    """
+    files = tf.data.Dataset.list_files(pattern, shuffle=False)
+    dataset = files.interleave(tf.data.TFRecordDataset, cycle_length=4, num_parallel_calls=tf.data.AUTOTUNE,
+                               deterministic=shuffle_seed is None)
+    dataset = dataset.map(parse_example, num_parallel_calls=tf.data.AUTOTUNE)
+    if shuffle_seed is not None:
+        dataset = dataset.shuffle(2048, seed=shuffle_seed)
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.FILE
+    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE).with_options(options)
+
+
+def keras_multi_worker_fix() -> None:
+    """Make Keras 3.15's `fit` work under MultiWorkerMirroredStrategy (upstream: keras-team/keras#20585).
+
+    Two reductions in Keras' TensorFlow trainer fail across workers: the first batch it reduces to
+    build metrics is a tuple of per-replica values, and the per-step logs are scalars reduced along
+    axis 0. Both are replaced for multi-worker strategies only; everything else is Keras' own code.
+    """
+    from keras.src import tree
+    from keras.src.backend.tensorflow import trainer
+
+    if getattr(trainer, "_course_multi_worker_fix", False):
+        return
+    multi_worker = trainer._collective_all_reduce_multi_worker
+    original_build, original_reduce = trainer.TensorFlowTrainer._maybe_symbolic_build, trainer.reduce_per_replica
+
+    def symbolic_build(self, iterator=None, data_batch=None):
+        if iterator is None or self._distribute_strategy is None or not multi_worker(self.distribute_strategy):
+            return original_build(self, iterator=iterator, data_batch=data_batch)
+        for _, _, batches in iterator:  # this worker's part of the first batch is enough to build with
+            batch = next(batches)
+            local = self.distribute_strategy.experimental_local_results
+            data_batch = tree.map_structure(lambda value: local(value)[0], batch)
+            break
+        with self.distribute_strategy.scope():
+            self._symbolic_build(data_batch=data_batch)
+
+    def reduce_per_replica(values, strategy, reduction):
+        if reduction == "auto" and multi_worker(strategy):
+            return tree.map_structure(lambda v: strategy.reduce("MEAN", v, axis=None)
+                                      if trainer._is_per_replica_instance(v) else v, values)
+        return original_reduce(values, strategy, reduction)
+
+    trainer.TensorFlowTrainer._maybe_symbolic_build = symbolic_build
+    trainer.reduce_per_replica = reduce_per_replica
+    trainer._course_multi_worker_fix = True
+
+
+class EpochLog(keras.callbacks.Callback):
+    """One flushed line when an epoch begins and one when it ends (after the backup), with wall-clock times."""
+
+    def __init__(self, epochs: int) -> None:
+        super().__init__()
+        self.epochs, self.started, self.rows = epochs, 0.0, []
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.started = time.time()
+        print(f"epoch {epoch + 1}/{self.epochs} began at {self.started:.3f}", flush=True)
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        seconds = time.time() - self.started
+        row = {"epoch": epoch + 1, "seconds": seconds, **{k: float(v) for k, v in (logs or {}).items()}}
+        self.rows.append(row)
+        print(f"epoch {epoch + 1}/{self.epochs} done: loss={row['loss']:.4f} accuracy={row['accuracy']:.4f} "
+              f"({seconds:.1f} s)", flush=True)
+
+
+def stop_after(seconds: float) -> Callable[[], None]:
+    """End this process once `seconds` have passed, whatever it is doing; returns a function that disarms it.
+
+    Uses SIGALRM's default action, which ends the process even while TensorFlow's C++ code holds
+    Python's lock (as MultiWorkerMirroredStrategy() does while it waits for the other workers), where
+    a Python thread would never get to run. Without SIGALRM (Windows) a timer thread does what it can.
+    """
+    print(f"time limit: this worker stops itself after {seconds:.0f} s", flush=True)
+    if hasattr(signal, "SIGALRM"):
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+        signal.alarm(max(1, math.ceil(seconds)))
+        return lambda: signal.alarm(0)
+    timer = threading.Timer(seconds, os._exit, args=(3,))  # pragma: no cover - Windows
+    timer.daemon = True
+    timer.start()
+    return timer.cancel
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line: data and output folders, epochs, batch per replica, seed, time limit."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, required=True, help="folder with train-*.tfrecord")
+    parser.add_argument("--out", type=Path, required=True, help="folder for the backup, result.json and model.keras")
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--batch-per-replica", type=int, default=32)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--time-limit", type=float, default=3600.0, help="seconds before the worker gives up")
+    parser.add_argument("--no-keras-fix", action="store_true", help="run without keras_multi_worker_fix")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Join the cluster named by TF_CONFIG, train (resuming from a backup if there is one), report."""
+    args = parse_args(argv)
+    disarm = stop_after(args.time_limit)
+    try:
+        train(args)
+    finally:
+        disarm()
+    return 0
+
+
+def train(args: argparse.Namespace) -> None:
+    """The training: strategy, model in its scope, sharded input, fit with BackupAndRestore, the chief's report."""
+    if not args.no_keras_fix:
+        keras_multi_worker_fix()
+    keras.utils.set_random_seed(args.seed)
+    strategy = tf.distribute.MultiWorkerMirroredStrategy()   # reads TF_CONFIG; waits for every worker
+    index = strategy.cluster_resolver.task_id or 0           # no TF_CONFIG: one local worker
+    workers = len(strategy.cluster_resolver.cluster_spec().as_dict().get("worker", [])) or 1
+    global_batch = args.batch_per_replica * strategy.num_replicas_in_sync
+    print(f"worker {index}: {strategy.num_replicas_in_sync} replicas in sync, global batch {global_batch}", flush=True)
+    with strategy.scope():
+        model = compile_cnn(build_cnn())
+    train_data = make_dataset(str(args.data / "train-*.tfrecord"), global_batch, shuffle_seed=args.seed)
+    log = EpochLog(args.epochs)
+    backup = keras.callbacks.BackupAndRestore(args.out / "backup" / f"worker-{index}")  # one folder per worker
+    # Keras learns the length of a sharded dataset only at the end of the first epoch and warns before that.
+    warnings.filterwarnings("ignore", message="Your input ran out of data")
+    model.fit(train_data, epochs=args.epochs, shuffle=False, verbose=0, callbacks=[backup, log])  # shuffled above
+    if index == 0:  # the chief reports; every worker holds the same weights
+        model.save(args.out / "model.keras")
+        result = {"workers": workers, "replicas": strategy.num_replicas_in_sync, "global_batch": global_batch,
+                  "epochs": args.epochs, "first_epoch": args.epochs - len(log.rows) + 1, "history": log.rows}
+        (args.out / "result.json.tmp").write_text(json.dumps(result, indent=1))
+        (args.out / "result.json.tmp").replace(args.out / "result.json")
+    print(f"worker {index}: finished", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
