@@ -37,8 +37,8 @@ FEATURES = {
 }
 
 
-def build_cnn() -> keras.Model:
-    """Chapter 05's CNN, unchanged: Conv 32 -> Pool -> Conv 64 -> Pool -> Flatten -> Dropout 0.3 -> Dense 128 -> Dense 10."""
+def build_cnn(n_outputs: int = 10, activation: str = "softmax") -> keras.Model:
+    """Chapter 05's CNN: Conv 32 -> Pool -> Conv 64 -> Pool -> Flatten -> Dropout 0.3 -> Dense 128 -> a head (10 softmax)."""
     return keras.Sequential([
         keras.Input(shape=(28, 28, 1), name="image"),
         keras.layers.Conv2D(32, 3, padding="same", activation="relu", name="conv_1"),
@@ -48,7 +48,7 @@ def build_cnn() -> keras.Model:
         keras.layers.Flatten(name="flatten"),
         keras.layers.Dropout(0.3, name="dropout"),
         keras.layers.Dense(128, activation="relu", name="hidden"),
-        keras.layers.Dense(10, activation="softmax", name="class_probabilities"),
+        keras.layers.Dense(n_outputs, activation=activation, name="class_probabilities"),
     ], name="cnn")
 
 

@@ -75,21 +75,13 @@ def plot_model_file(model: Any, path: Path, dpi: int = 72) -> Path | None:
 
 
 def chapter05_cnn(n_outputs: int = 10, activation: str = "softmax", seed: int | None = None) -> Any:
-    """Chapter 05's CNN on 28x28 gray images: two conv+pool blocks, dropout, a 128-unit `hidden` layer, a new head."""
+    """Chapter 05's CNN on 28x28 gray images (the worker script's builder) with a new head, optionally seeded."""
     import keras
+
+    from .fashion_worker import build_cnn
 
     if n_outputs < 1:
         raise ValueError(f"n_outputs must be at least 1, got {n_outputs}")
     if seed is not None:
         keras.utils.set_random_seed(seed)
-    return keras.Sequential([
-        keras.Input(shape=(28, 28, 1), name="image"),
-        keras.layers.Conv2D(32, 3, padding="same", activation="relu", name="conv_1"),
-        keras.layers.MaxPooling2D(2, name="pool_1"),
-        keras.layers.Conv2D(64, 3, padding="same", activation="relu", name="conv_2"),
-        keras.layers.MaxPooling2D(2, name="pool_2"),
-        keras.layers.Flatten(name="flatten"),
-        keras.layers.Dropout(0.3, name="dropout"),
-        keras.layers.Dense(128, activation="relu", name="hidden"),
-        keras.layers.Dense(n_outputs, activation=activation, name="head"),
-    ], name="chapter05_cnn")
+    return build_cnn(n_outputs, activation)
