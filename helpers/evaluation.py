@@ -1,4 +1,4 @@
-"""Judging a classifier beyond what scikit-learn gives: the confused pairs by name, the mistakes, digit parity.
+"""Judging a classifier beyond what scikit-learn gives: the confused pairs by name, the mistakes, paired accuracy gains, digit parity.
 
 Accuracy and the confusion matrix come from `sklearn.metrics` (`accuracy_score`, `confusion_matrix`)."""
 
@@ -56,3 +56,16 @@ def misclassified(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
 def parity(digits: np.ndarray) -> np.ndarray:
     """1 for odd digits, 0 for even ones, from integer labels (one-hot rows would be wrong: refused)."""
     return (_labels(digits, "digits") % 2).astype(np.int64)
+
+
+def paired_accuracy_gain(y_true: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray) -> tuple[float, float]:
+    """(accuracy of a minus accuracy of b, its standard error) for two models judged on the same examples.
+
+    Pairing counts only the examples where the two models disagree, so the error is much smaller than for
+    two accuracies on independent test sets."""
+    y_true, pred_a = _pair(y_true, pred_a)
+    _, pred_b = _pair(y_true, pred_b)
+    difference = (pred_a == y_true).astype(np.float64) - (pred_b == y_true)
+    if len(difference) < 2:
+        raise ValueError("a standard error needs at least 2 examples")
+    return float(difference.mean()), float(difference.std(ddof=1) / np.sqrt(len(difference)))

@@ -63,3 +63,36 @@ def test_parity_from_integer_labels_not_one_hot():
     one_hot = np.eye(10, dtype=np.int64)[[7, 2]]
     with pytest.raises(ValueError, match="1-D class indices"):
         evaluation.parity(one_hot)
+
+
+def test_paired_accuracy_gain_counts_disagreements_only():
+    y_true = np.array([0, 1, 2, 3, 0, 1, 2, 3])
+    pred_a = np.array([0, 1, 2, 3, 0, 1, 2, 0])   # 7 right
+    pred_b = np.array([0, 1, 2, 0, 0, 1, 0, 0])   # 5 right; b is never right where a is wrong
+    gain, error = evaluation.paired_accuracy_gain(y_true, pred_a, pred_b)
+    differences = np.array([0, 0, 0, 1, 0, 0, 1, 0])
+    assert gain == pytest.approx(2 / 8)
+    assert error == pytest.approx(differences.std(ddof=1) / np.sqrt(8))
+    assert evaluation.paired_accuracy_gain(y_true, pred_b, pred_a)[0] == pytest.approx(-2 / 8)
+
+
+def test_paired_accuracy_gain_of_identical_predictions_is_zero_with_zero_error():
+    y = np.array([1, 2, 3, 4])
+    assert evaluation.paired_accuracy_gain(y, y, y) == (0.0, 0.0)
+
+
+@pytest.mark.parametrize("pred_b, error, message", [
+    (np.array([0, 1]), ValueError, "has 3 labels but y_pred has 2"),
+    (np.array([0.0, 1.0, 2.0]), TypeError, "integer class indices"),
+    (np.eye(3, dtype=int), ValueError, "1-D class indices"),
+])
+def test_paired_accuracy_gain_refuses_mismatched_predictions(pred_b, error, message):
+    with pytest.raises(error, match=message):
+        evaluation.paired_accuracy_gain(np.array([0, 1, 2]), np.array([0, 1, 2]), pred_b)
+
+
+def test_paired_accuracy_gain_refuses_fewer_than_two_examples():
+    with pytest.raises(ValueError, match="at least 2 examples"):
+        evaluation.paired_accuracy_gain(np.array([1]), np.array([1]), np.array([0]))
+    with pytest.raises(ValueError, match="empty"):
+        evaluation.paired_accuracy_gain(np.array([], int), np.array([], int), np.array([], int))
