@@ -47,11 +47,18 @@ class TrainingConfig:
     """What the detector's training depends on; its hash names the cache folder."""
 
     n_patches: int = 40000
-    epochs: int = 10
+    epochs: int = 6
     batch_size: int = 256
-    learning_rate: float = 3e-3
+    learning_rate: float = 6e-3
+    decay_at: float = 0.8      # after this fraction of the steps the rate drops tenfold, to settle
     seed: int = 0
     version: int = 1
+
+    def __post_init__(self) -> None:
+        if self.n_patches < 1 or self.epochs < 1 or self.batch_size < 1:
+            raise ValueError(f"n_patches, epochs and batch_size must be at least 1: {self}")
+        if not (self.learning_rate > 0 and 0 < self.decay_at <= 1):
+            raise ValueError(f"need learning_rate > 0 and 0 < decay_at <= 1: {self}")
 
     def key(self) -> str:
         """A short hash of the settings, so a changed setting trains a new detector."""
@@ -262,6 +269,17 @@ def detection_loss(y_true, y_pred):
     return cross_entropy + 2.0 * box
 
 
+def rate_schedule(config: TrainingConfig, n_windows: int):
+    """The learning rate per step: `config.learning_rate`, then a tenth of it after `decay_at` of the steps."""
+    import keras
+
+    if n_windows < 1:
+        raise ValueError(f"n_windows must be at least 1, got {n_windows}")
+    steps = config.epochs * -(-n_windows // config.batch_size)
+    return keras.optimizers.schedules.PiecewiseConstantDecay(
+        [max(int(steps * config.decay_at) - 1, 0)], [config.learning_rate, config.learning_rate / 10])
+
+
 def train_detector_net(x: np.ndarray, y: np.ndarray, config: TrainingConfig, callbacks: list | None = None):
     """Train the window net on patches from `make_patches`; returns (net, keras History)."""
     import keras
@@ -270,7 +288,8 @@ def train_detector_net(x: np.ndarray, y: np.ndarray, config: TrainingConfig, cal
         raise ValueError(f"expected x (N, 28, 28, 1) and y (N, 6), got {x.shape} and {y.shape}")
     net = build_detector_net(config.seed)
     # XLA fuses the small convolutions, batch norm and loss: measured twice as fast here, same loss
-    net.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=detection_loss, jit_compile=True)
+    net.compile(optimizer=keras.optimizers.Adam(rate_schedule(config, len(x))), loss=detection_loss,
+                jit_compile=True)
     history = net.fit(x, y.reshape(-1, 1, 1, 6), batch_size=config.batch_size, epochs=config.epochs,
                       shuffle=True, verbose=0, callbacks=callbacks or [])
     return net, history

@@ -95,8 +95,24 @@ def test_training_rejects_bad_shapes():
         digit_scenes.train_detector_net(np.zeros((4, 28, 28)), np.zeros((4, 6)), digit_scenes.TrainingConfig())
 
 
+@pytest.mark.parametrize("settings", [{"epochs": 0}, {"n_patches": 0}, {"batch_size": 0}, {"learning_rate": 0.0},
+                                      {"decay_at": 0.0}, {"decay_at": 1.5}])
+def test_config_rejects_bad_settings(settings):
+    with pytest.raises(ValueError, match="must be at least 1|need learning_rate"):
+        digit_scenes.TrainingConfig(**settings)
+
+
+def test_learning_rate_drops_tenfold_after_decay_at():
+    config = digit_scenes.TrainingConfig(epochs=2, batch_size=32, learning_rate=1e-2, decay_at=0.5)
+    schedule = digit_scenes.rate_schedule(config, n_windows=64)          # 2 steps per epoch, 4 in all
+    assert [round(float(schedule(step)), 6) for step in range(4)] == [1e-2, 1e-2, 1e-3, 1e-3]
+    with pytest.raises(ValueError, match="n_windows"):
+        digit_scenes.rate_schedule(config, n_windows=0)
+
+
 def test_config_key_changes_with_settings():
     assert digit_scenes.TrainingConfig().key() != digit_scenes.TrainingConfig(epochs=1).key()
+    assert digit_scenes.TrainingConfig().key() != digit_scenes.TrainingConfig(decay_at=0.5).key()
     assert digit_scenes.TrainingConfig().key() == digit_scenes.TrainingConfig().key()
 
 
