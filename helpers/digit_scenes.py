@@ -16,10 +16,14 @@ import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .paths import artifacts_dir, shown
+
+if TYPE_CHECKING:          # for annotations only: the functions import keras when they run
+    import keras
 
 PATCH = 28                 # the window the classifier sees, in pyramid pixels
 STRIDE = 4                 # one window every STRIDE pyramid pixels (two 2x2 poolings)
@@ -269,7 +273,7 @@ def detection_loss(y_true, y_pred):
     return cross_entropy + 2.0 * box
 
 
-def rate_schedule(config: TrainingConfig, n_windows: int):
+def rate_schedule(config: TrainingConfig, n_windows: int) -> keras.optimizers.schedules.LearningRateSchedule:
     """The learning rate per step: `config.learning_rate`, then a tenth of it after `decay_at` of the steps."""
     import keras
 
@@ -287,7 +291,7 @@ def train_detector_net(x: np.ndarray, y: np.ndarray, config: TrainingConfig, cal
     if x.ndim != 4 or x.shape[1:] != (PATCH, PATCH, 1) or y.shape != (len(x), 6):
         raise ValueError(f"expected x (N, 28, 28, 1) and y (N, 6), got {x.shape} and {y.shape}")
     net = build_detector_net(config.seed)
-    # XLA fuses the small convolutions, batch norm and loss: measured twice as fast here, same loss
+    # XLA compiles each step as one program (on a quiet 2-core machine about 4,200 windows/s, as without it)
     net.compile(optimizer=keras.optimizers.Adam(rate_schedule(config, len(x))), loss=detection_loss,
                 jit_compile=True)
     history = net.fit(x, y.reshape(-1, 1, 1, 6), batch_size=config.batch_size, epochs=config.epochs,
