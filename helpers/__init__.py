@@ -1,6 +1,6 @@
 """Tested helpers for the cnn-course notebooks.
 
-`import helpers` is cheap: it loads only `pick` and `setup`; every submodule (`helpers.datasets`,
+`import helpers` is cheap: it loads only `pick`, `seed` and `setup`; every submodule (`helpers.datasets`,
 `helpers.plots`, ...) is imported the first time it is used, so a NumPy-only module never pulls in
 TensorFlow, Pillow or matplotlib.
 """
@@ -11,7 +11,7 @@ import importlib
 from types import ModuleType
 
 from .config import pick
-from .session import setup
+from .session import seed, setup
 
 SUBMODULES = (
     "benchmark_records", "config", "datasets", "detection", "digit_scenes", "distributed", "downloads", "evaluation",
@@ -19,7 +19,7 @@ SUBMODULES = (
     "session", "synthetic_flowers", "training",
 )
 
-__all__ = [*SUBMODULES, "pick", "setup"]
+__all__ = [*SUBMODULES, "pick", "seed", "setup"]
 
 
 def __getattr__(name: str) -> ModuleType:

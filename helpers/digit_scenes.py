@@ -34,7 +34,7 @@ LEVEL_RATIO = 1.35         # pyramid levels differ by this factor
 LEVEL_SCALES = tuple(PATCH / FRAME_RANGE[0] / LEVEL_RATIO ** k for k in range(4))
 GRAY = np.array([0.2989, 0.587, 0.114], np.float32)  # tf.image.rgb_to_grayscale's weights
 INK = 0.3                  # a digit pixel counts as ink above this intensity (0-1)
-EXPORT_VERSION = 2         # bump when the exported graph changes: the cached net is exported again
+EXPORT_VERSION = 3         # bump when the exported graph changes: the cached net is exported again
 
 
 @dataclass(frozen=True)
@@ -374,8 +374,13 @@ def vote(kept_boxes, boxes, scores, probs, iou_threshold: float = 0.5):
     return classes, agreement
 
 
-def make_detector_module(net, iou_threshold: float = 0.3, max_detections: int = 100, min_score: float = 0.01):
-    """A tf.Module whose `default` function has the input and output keys of TF-Hub's Faster R-CNN."""
+def make_detector_module(net, iou_threshold: float = 0.3, max_detections: int = 100, candidate_min_score: float = 0.01):
+    """A tf.Module whose `default` function has the input and output keys of TF-Hub's Faster R-CNN.
+
+    Like Faster R-CNN, `default` returns its `max_detections` best boxes after suppression however weak
+    they are (a scene has far more non-overlapping windows than that); `candidates` returns every window
+    scoring at least `candidate_min_score`, before suppression.
+    """
     import tensorflow as tf
 
     entities = tf.constant([f"digit {d}" for d in range(10)])
@@ -390,12 +395,12 @@ def make_detector_module(net, iou_threshold: float = 0.3, max_detections: int = 
 
         @tf.function(input_signature=[tf.TensorSpec([1, None, None, 3], tf.float32, name="images")])
         def raw_candidates(self, images):
-            boxes, scores, classes, _ = candidates(self.net, images, min_score)
+            boxes, scores, classes, _ = candidates(self.net, images, candidate_min_score)
             return {"boxes": boxes, "scores": scores, "labels": classes + 1}
 
         @tf.function(input_signature=[tf.TensorSpec([1, None, None, 3], tf.float32, name="images")])
         def default(self, images):
-            boxes, scores, _, probs = candidates(self.net, images, min_score)
+            boxes, scores, _, probs = candidates(self.net, images, min_score=0.0)
             keep = tf.image.non_max_suppression(boxes, scores, max_detections, iou_threshold=iou_threshold)
             # digits never overlap here, so a box largely inside a better one is a part of the same digit
             keep = tf.boolean_mask(keep, ~inside_better_box(tf.gather(boxes, keep)))

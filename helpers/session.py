@@ -14,6 +14,17 @@ from collections.abc import Iterator
 from .config import is_offline, mode_name
 
 DEFAULT_SEED = 42
+SEED_ENV = "COURSE_SEED"
+
+
+def seed() -> int:
+    """The run's seed: COURSE_SEED if set (the maintainers' seed sweep sets it), else 42."""
+    raw = os.environ.get(SEED_ENV, "").strip()
+    if not raw:
+        return DEFAULT_SEED
+    if not raw.isdigit():
+        raise ValueError(f"{SEED_ENV}={raw!r} is not a non-negative whole number")
+    return int(raw)
 
 
 @contextlib.contextmanager
@@ -83,11 +94,12 @@ def status_line(seed: int, data_source: str = "") -> str:
     return " | ".join(parts)
 
 
-def setup(seed: int = DEFAULT_SEED, data_source: str = "") -> None:
-    """Quiet logs, seed everything, style plots, and print the chapter's status line."""
+def setup(data_source: str = "") -> None:
+    """Quiet logs, seed everything with the run's seed, style plots, and print the chapter's status line."""
     quiet_tensorflow()
-    seed_everything(seed)
+    chosen = seed()
+    seed_everything(chosen)
     from .plots import set_style
 
     set_style()
-    print(status_line(seed, data_source))
+    print(status_line(chosen, data_source))

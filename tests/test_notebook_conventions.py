@@ -6,6 +6,7 @@ import nbformat
 import pytest
 
 from helpers.paths import project_root
+from tools import notebook_files
 from tools.execution import chapter_notebooks
 
 NOTEBOOKS = chapter_notebooks()
@@ -87,3 +88,17 @@ def test_the_ignore_rule_counts_what_it_should(tmp_path):
     nbformat.write(notebook, path)
     with pytest.raises(AssertionError, match="2 of 3 code cells"):
         test_at_most_a_third_of_code_cells_ignore_their_output(path)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_notebook_file_has_no_volatile_metadata(path):
+    """Timestamps, jupytext layout and a second kernelspec make every regeneration a noisy diff."""
+    problems = notebook_files.metadata_problems(nbformat.read(path, as_version=4))
+    assert not problems, f"{problems}: regenerate with ./course regen, which strips them"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_headings_live_in_markdown_cells(path):
+    """A '# ## Section' comment in a code cell never renders and is missing from JupyterLab's contents."""
+    found = notebook_files.headings_in_code(nbformat.read(path, as_version=4))
+    assert not found, f"move these headings into markdown cells: {found}"

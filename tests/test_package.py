@@ -22,9 +22,10 @@ def run_python(code: str, tmp_path) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=120)
 
 
-def test_top_level_has_only_pick_and_setup_plus_the_submodule_names():
-    assert helpers.__all__ == [*helpers.SUBMODULES, "pick", "setup"]
+def test_top_level_has_only_pick_seed_and_setup_plus_the_submodule_names():
+    assert helpers.__all__ == [*helpers.SUBMODULES, "pick", "seed", "setup"]
     assert helpers.pick is importlib.import_module("helpers.config").pick
+    assert helpers.seed is importlib.import_module("helpers.session").seed
 
 
 @pytest.mark.parametrize("name", helpers.SUBMODULES)

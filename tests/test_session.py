@@ -92,11 +92,12 @@ def test_status_line_names_mode_network_versions_device_seed_and_data(monkeypatc
     assert "data:" not in session.status_line(3)
 
 
-def test_setup_prints_the_status_line_seeds_and_styles_plots(restored_state, capsys):
+def test_setup_prints_the_status_line_seeds_and_styles_plots(restored_state, capsys, monkeypatch):
     import keras
     import tensorflow as tf
 
-    helpers.setup(seed=5, data_source="tiny test data")
+    monkeypatch.setenv("COURSE_SEED", "5")
+    helpers.setup(data_source="tiny test data")
     first = draws()
     line = capsys.readouterr().out.strip()
     assert line == session.status_line(5, "tiny test data")
@@ -104,8 +105,24 @@ def test_setup_prints_the_status_line_seeds_and_styles_plots(restored_state, cap
                  "seed: 5", "data: tiny test data"):
         assert part in line
     assert matplotlib.rcParams["figure.dpi"] == 80 and matplotlib.rcParams["image.interpolation"] == "nearest"
-    helpers.setup(seed=5)
+    helpers.setup()
     assert draws() == first
+
+
+def test_the_runs_seed_is_42_unless_course_seed_names_another(monkeypatch):
+    monkeypatch.delenv("COURSE_SEED", raising=False)
+    assert helpers.seed() == session.DEFAULT_SEED == 42
+    monkeypatch.setenv("COURSE_SEED", " 3 ")
+    assert helpers.seed() == 3
+    monkeypatch.setenv("COURSE_SEED", "")
+    assert helpers.seed() == 42
+
+
+@pytest.mark.parametrize("raw", ["-1", "1.5", "three"])
+def test_a_course_seed_that_is_no_whole_number_is_named(monkeypatch, raw):
+    monkeypatch.setenv("COURSE_SEED", raw)
+    with pytest.raises(ValueError, match=f"COURSE_SEED={raw!r} is not a non-negative whole number"):
+        helpers.seed()
 
 
 def test_setup_in_a_fresh_process_prints_no_tensorflow_start_up_noise():

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import nbformat
@@ -11,7 +12,7 @@ import pytest
 
 from helpers.benchmark_records import RECORDS_ENV
 from helpers.paths import project_root
-from tools import benchmark, execution, machine_speed, regenerate
+from tools import benchmark, execution, machine_speed, notebook_files, regenerate, run_tests, sweep
 
 
 def write_notebook(path, *sources):
@@ -91,13 +92,110 @@ def test_execute_notebook_runs_in_its_own_environment_and_leaves_ours_alone(monk
 # --- regenerate ------------------------------------------------------------------------------
 
 
-def test_regenerate_rewrites_the_chosen_notebooks_in_fast_offline_mode(chapters, capsys):
-    write_notebook(chapters / "02_kernels.ipynb", "import os", "print(os.environ['COURSE_FAST'], os.environ['COURSE_OFFLINE'])")
+def test_regenerate_rewrites_the_chosen_notebooks_in_fast_offline_mode_on_perturbed_arithmetic(chapters, capsys,
+                                                                                                course_env):
+    (course_env / "data" / "debian").mkdir(parents=True)
+    write_notebook(chapters / "02_kernels.ipynb", "import os",
+                   "print(os.environ['COURSE_FAST'], os.environ['COURSE_OFFLINE'], os.environ['ONEDNN_MAX_CPU_ISA'])",
+                   "print(os.environ['COURSE_DATA_DIR'], os.path.isdir(os.path.join(os.environ['COURSE_DATA_DIR'], 'debian')))")
     assert regenerate.main(["02"]) == 0
-    assert printed(chapters / "02_kernels.ipynb") == "1 1\n"
+    assert printed(chapters / "02_kernels.ipynb", cell=1) == "1 1 AVX\n"
+    assert printed(chapters / "02_kernels.ipynb") == f"{course_env / 'data' / 'regen-perturbed'} True\n"
     assert printed(chapters / "01_pixels.ipynb") == ""  # not chosen, not run
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == "regenerating 02_kernels.ipynb ..." and out[1].startswith("  done in ") and len(out) == 2
+    assert out[0].startswith("arithmetic: TF_ENABLE_ONEDNN_OPTS=0 ONEDNN_MAX_CPU_ISA=AVX")
+    assert out[1] == "regenerating 02_kernels.ipynb ..." and out[2].startswith("  done in ") and len(out) == 3
+    assert nbformat.read(chapters / "02_kernels.ipynb", as_version=4).metadata["kernelspec"] == notebook_files.KERNELSPEC
+
+
+def test_perturbed_arithmetic_limits_onednn_and_numpy_below_this_cpus_top_level(monkeypatch):
+    from numpy._core import _multiarray_umath as umath
+
+    monkeypatch.setattr(umath, "__cpu_dispatch__", ["X86_V3", "X86_V4", "AVX512_ICL"])
+    monkeypatch.setattr(umath, "__cpu_baseline__", ["X86_V2"])
+    monkeypatch.setattr(umath, "__cpu_features__", {"X86_V2": True, "X86_V3": True, "X86_V4": False})
+    assert execution.perturbed_arithmetic() == {"TF_ENABLE_ONEDNN_OPTS": "0", "ONEDNN_MAX_CPU_ISA": "AVX",
+                                                "NPY_DISABLE_CPU_FEATURES": "X86_V3"}
+    monkeypatch.setattr(umath, "__cpu_features__", {"X86_V2": True})
+    assert "NPY_DISABLE_CPU_FEATURES" not in execution.perturbed_arithmetic()
+
+
+def test_perturbed_arithmetic_really_changes_a_float_sum_in_numpy():
+    """The NumPy setting is one NumPy accepts here: a fresh interpreter imports NumPy under it."""
+    settings = execution.perturbed_arithmetic()
+    result = subprocess.run([sys.executable, "-c", "import numpy; print('ok')"], capture_output=True, text=True,
+                            timeout=60, env={**os.environ, **settings})
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
+
+
+def test_own_data_dir_is_under_the_data_folder_and_shares_unpacked_debian_data(course_env):
+    first = execution.own_data_dir("sweep-seed-1")
+    assert first == course_env / "data" / "sweep-seed-1" and not (first / "debian").exists()
+    (course_env / "data" / "debian").mkdir()
+    second = execution.own_data_dir("sweep-seed-2")
+    assert (second / "debian").resolve() == (course_env / "data" / "debian").resolve()
+    assert execution.own_data_dir("sweep-seed-2") == second      # a second call keeps the link
+
+
+# --- notebook files ----------------------------------------------------------------------------
+
+
+def messy_notebook():
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Title"),
+                                               nbformat.v4.new_code_cell("# ## 6. Test accuracy\nx = 1")])
+    notebook.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+                         "language_info": {"name": "python", "version": "3.11.7"}, "jupytext": {"formats": "py"}}
+    notebook.cells[1].metadata = {"execution": {"iopub.execute_input": "2026-11-29T22:00:00Z"},
+                                  "lines_to_next_cell": 2, "tags": ["keep"]}
+    return notebook
+
+
+def test_metadata_problems_names_each_volatile_field_and_clean_metadata_removes_them():
+    notebook = messy_notebook()
+    problems = notebook_files.metadata_problems(notebook)
+    assert len(problems) == 3 and "kernelspec" in problems[0]
+    assert "jupytext" in problems[1] and "language_info.version" in problems[1]
+    assert "execution (cell 1)" in problems[2] and "lines_to_next_cell (cell 1)" in problems[2]
+    cleaned = notebook_files.clean_metadata(notebook)
+    assert notebook_files.metadata_problems(cleaned) == []
+    assert cleaned.cells[1].metadata == {"tags": ["keep"]} and cleaned.metadata["language_info"] == {"name": "python"}
+
+
+def test_headings_in_code_cells_are_found_and_ordinary_comments_are_not():
+    notebook = messy_notebook()
+    notebook.cells.append(nbformat.v4.new_code_cell("# a comment\n#not a heading\nx = '# ## in a string'"))
+    assert notebook_files.headings_in_code(notebook) == ["cell 1: # ## 6. Test accuracy"]
+
+
+# --- sweep ---------------------------------------------------------------------------------------
+
+
+def test_sweep_runs_every_seed_in_its_own_data_folder_and_lists_every_failing_cell(chapters, course_env, capsys):
+    write_notebook(chapters / "01_pixels.ipynb", "import helpers, os\nseed = helpers.seed()",
+                   "assert seed != 1, f'seed {seed}'", "assert os.environ['COURSE_DATA_DIR'].endswith(f'sweep-seed-{seed}')",
+                   "assert seed != 1 and seed != 2, 'second'")
+    out_file = course_env / "sweep.md"
+    assert sweep.main(["01", "--seeds", "0", "1", "2", "--out", str(out_file)]) == 1
+    text = out_file.read_text()
+    row = [line for line in text.splitlines() if line.startswith("| 01_pixels")][0].split(" | ")
+    assert row[1] == "pass"
+    assert "cell 1: AssertionError: seed 1 at `assert seed != 1, f'seed {seed}'`" in row[2] and "cell 3:" in row[2]
+    assert row[3].startswith("FAIL: cell 3: AssertionError: second")
+    assert "01_pixels.ipynb seed 1: FAIL" in capsys.readouterr().out
+    assert printed(chapters / "01_pixels.ipynb") == ""               # the stored notebook was not touched
+
+
+def test_sweep_passes_and_appends_a_partial_run_to_the_earlier_table(chapters, course_env):
+    out_file = course_env / "sweep.md"
+    out_file.write_text("# Seed sweep, fast mode\n\nearlier table\n")
+    assert sweep.main(["02", "--seeds", "3", "--out", str(out_file)]) == 0
+    text = out_file.read_text()
+    assert text.startswith("# Seed sweep, fast mode\n\nearlier table\n") and "| 02_kernels.ipynb | pass |" in text
+
+
+def test_sweep_rejects_negative_seeds(chapters):
+    with pytest.raises(SystemExit):
+        sweep.main(["01", "--seeds", "-1"])
 
 
 def test_regenerate_of_an_unknown_chapter_is_an_error(chapters):
@@ -210,3 +308,23 @@ def test_tools_run_as_modules_from_the_repository_root():
     result = subprocess.run([sys.executable, "-m", "tools.regenerate", "--help"], cwd=project_root(),
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and "./course regen" in result.stdout
+
+
+# --- run_tests -------------------------------------------------------------------------------------
+
+
+def test_run_tests_runs_pytest_with_the_notebook_environment(monkeypatch):
+    calls = []
+    monkeypatch.setattr(os, "execve", lambda path, args, env: calls.append((path, args, env)))
+    assert run_tests.main(["-q", "tests"]) == 1
+    path, args, env = calls[0]
+    assert path == sys.executable and args == [sys.executable, "-m", "pytest", "-q", "tests"]
+    assert env == execution.notebook_environment(fast=True, offline=True)
+
+
+def test_plain_pytest_from_the_repository_root_imports_tools():
+    """The `pytest` script, unlike `python -m pytest`, does not put the current folder on sys.path."""
+    script = Path(sys.executable).parent / "pytest"
+    result = subprocess.run([str(script), "-q", "-p", "no:cacheprovider", "--co", "tests/test_tools.py"], cwd=project_root(), capture_output=True, text=True, timeout=120,
+                            env={key: value for key, value in os.environ.items() if key != "PYTHONPATH"})
+    assert result.returncode == 0 and "ModuleNotFoundError" not in result.stdout, result.stdout[-2000:]

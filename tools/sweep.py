@@ -1,0 +1,94 @@
+"""Run chapters in fast mode under other seeds and report every cell that fails, asserts included.
+
+Usage: ./course sweep [NAME ...] --seeds 0 1 2
+Each seed runs in a data folder of its own (<data>/sweep-seed-N), so models a chapter caches are
+trained under that seed too; notebooks run on temporary copies, stored outputs are not touched, and
+cells after a failing one still run, so one run lists every failing assert. Writes the table to
+benchmarks/seed-sweep.md and exits 1 if any cell failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from helpers.paths import DATA_ENV, project_root
+from helpers.session import SEED_ENV
+from tools.execution import chapter_notebooks, execute_notebook, own_data_dir
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def failures(notebook) -> list[str]:
+    """One line per failing code cell of an executed notebook: 'cell N: Error: the failing line'."""
+    found = []
+    for index, cell in enumerate(notebook.cells):
+        for output in cell.get("outputs", []):
+            if output.get("output_type") != "error":
+                continue
+            lines = [ANSI.sub("", line) for frame in output.get("traceback", []) for line in frame.splitlines()]
+            arrows = [line.split("---->", 1)[1].strip() for line in lines if "---->" in line]
+            where = re.sub(r"^\d+\s*", "", arrows[-1]) if arrows else ""
+            message = f"{output.get('ename', 'Error')}{': ' + output['evalue'] if output.get('evalue') else ''}"
+            found.append(f"cell {index}: {message[:120]}" + (f" at `{where[:100]}`" if where else ""))
+    return found
+
+
+def run_seed(path: Path, seed: int, scratch: Path) -> tuple[float, list[str]]:
+    """Run a copy of one chapter with `seed` in its own data folder; return (seconds, failures)."""
+    copy = scratch / path.name
+    shutil.copy(path, copy)
+    seed_data = own_data_dir(f"sweep-seed-{seed}")
+    seconds, executed = execute_notebook(copy, fast=True, offline=True, save=False, timeout=3600, allow_errors=True,
+                                         extra_env={SEED_ENV: str(seed), DATA_ENV: str(seed_data)})
+    return seconds, failures(executed)
+
+
+def table(results: dict[str, dict[int, list[str]]], seeds: list[int]) -> str:
+    """A Markdown table chapter x seed -> pass, or the failing cells."""
+    lines = ["| chapter | " + " | ".join(f"seed {seed}" for seed in seeds) + " |",
+             "|---|" + "---|" * len(seeds)]
+    for name, by_seed in results.items():
+        cells = ["pass" if not by_seed[seed] else "FAIL: " + "; ".join(by_seed[seed]).replace("|", "\\|")
+                 for seed in seeds]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run every chosen chapter under every seed; print and write the table; exit 1 on any failure."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("names", nargs="*", help="parts of notebook file names, e.g. 03")
+    parser.add_argument("--seeds", type=int, nargs="+", required=True, help="seeds to run, e.g. 0 1 2")
+    parser.add_argument("--out", type=Path, default=project_root() / "benchmarks" / "seed-sweep.md")
+    args = parser.parse_args(argv)
+    if any(seed < 0 for seed in args.seeds):
+        parser.error(f"seeds must be non-negative, got {args.seeds}")
+    results: dict[str, dict[int, list[str]]] = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        for path in chapter_notebooks(args.names):
+            results[path.name] = {}
+            for seed in args.seeds:
+                seconds, failed = run_seed(path, seed, Path(scratch))
+                results[path.name][seed] = failed
+                print(f"{path.name} seed {seed}: {'pass' if not failed else 'FAIL'} ({seconds:.0f} s)", flush=True)
+                for line in failed:
+                    print(f"  {line}", flush=True)
+    section = (f"## {time.strftime('%Y-%m-%d %H:%M')}: `./course sweep {' '.join(args.names)} --seeds "
+               f"{' '.join(map(str, args.seeds))}`\n\n" + table(results, args.seeds))
+    partial = set(results) != {path.name for path in chapter_notebooks()}
+    header = "# Seed sweep, fast mode\n\nEach seed ran in a data folder of its own; FAIL lists the failing cells.\n\n"
+    text = (args.out.read_text(encoding="utf-8") + "\n" if partial and args.out.exists() else header) + section
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text, encoding="utf-8")
+    print(section)
+    return 0 if not any(failed for by_seed in results.values() for failed in by_seed.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
