@@ -133,6 +133,7 @@ def draw_boxes(image: np.ndarray, boxes: object, labels: Sequence[str] = (), sco
                normalized: bool = True, title: str = "", ax=None, colour: str = "yellow"):
     """Show `image` with each [ymin, xmin, ymax, xmax] box outlined and labelled 'label: score'; return the Figure.
 
+    Boxes come best first (as detectors return them), so where labels overlap, the better box's label is on top.
     Box edges are drawn on pixel edges: a box from row 10 to row 20 covers pixel rows 10..19.
     """
     import matplotlib.pyplot as plt
@@ -159,7 +160,8 @@ def draw_boxes(image: np.ndarray, boxes: object, labels: Sequence[str] = (), sco
             text = f"{text}: {scores[i]:.0%}" if text else f"{scores[i]:.0%}"
         if text:
             ax.text(xmin - 0.5, ymin - 1.5, text, color="black", fontsize=8, va="bottom",
-                    bbox={"facecolor": colour, "edgecolor": "none", "pad": 1})
+                    bbox={"facecolor": colour, "edgecolor": "none", "pad": 1},
+                    zorder=3 + len(pixels) - i)   # earlier (better) boxes' labels on top of later ones
     ax.set_title(title or f"{len(pixels)} boxes")
     ax.set_axis_off()
     fig.tight_layout()

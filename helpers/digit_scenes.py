@@ -34,7 +34,7 @@ LEVEL_RATIO = 1.35         # pyramid levels differ by this factor
 LEVEL_SCALES = tuple(PATCH / FRAME_RANGE[0] / LEVEL_RATIO ** k for k in range(4))
 GRAY = np.array([0.2989, 0.587, 0.114], np.float32)  # tf.image.rgb_to_grayscale's weights
 INK = 0.3                  # a digit pixel counts as ink above this intensity (0-1)
-EXPORT_VERSION = 3         # bump when the exported graph changes: the cached net is exported again
+EXPORT_VERSION = 4         # bump when the exported graph changes: the cached net is exported again
 
 
 @dataclass(frozen=True)
@@ -401,9 +401,9 @@ def make_detector_module(net, iou_threshold: float = 0.3, max_detections: int = 
         @tf.function(input_signature=[tf.TensorSpec([1, None, None, 3], tf.float32, name="images")])
         def default(self, images):
             boxes, scores, _, probs = candidates(self.net, images, min_score=0.0)
-            keep = tf.image.non_max_suppression(boxes, scores, max_detections, iou_threshold=iou_threshold)
+            keep = tf.image.non_max_suppression(boxes, scores, 10 * max_detections, iou_threshold=iou_threshold)
             # digits never overlap here, so a box largely inside a better one is a part of the same digit
-            keep = tf.boolean_mask(keep, ~inside_better_box(tf.gather(boxes, keep)))
+            keep = tf.boolean_mask(keep, ~inside_better_box(tf.gather(boxes, keep)))[:max_detections]
             kept = tf.gather(boxes, keep)
             classes, _ = vote(kept, boxes, scores, probs)     # the digit most windows on this box agree on
             return {"detection_boxes": kept,

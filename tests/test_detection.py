@@ -109,6 +109,13 @@ def test_drawn_boxes_land_on_known_pixels():
     assert ax.texts[0].get_position()[1] < 9.5   # the label sits above the box (rows grow downwards)
 
 
+def test_the_better_boxs_label_is_drawn_over_a_worse_ones():
+    image = np.zeros((100, 100, 3), np.float32)
+    fig = detection.draw_boxes(image, [[0.2, 0.2, 0.5, 0.5], [0.21, 0.22, 0.4, 0.4]], ["best", "junk"], [0.99, 0.01])
+    best, junk = fig.axes[0].texts
+    assert best.get_text() == "best: 99%" and best.get_zorder() > junk.get_zorder()
+
+
 def test_drawing_pixel_boxes_and_no_boxes():
     image = np.zeros((50, 60), np.float32)
     fig = detection.draw_boxes(image, [[5, 6, 15, 26]], normalized=False)
