@@ -79,8 +79,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{path.name} seed {seed}: {'pass' if not failed else 'FAIL'} ({seconds:.0f} s)", flush=True)
                 for line in failed:
                     print(f"  {line}", flush=True)
-    section = (f"## {time.strftime('%Y-%m-%d %H:%M')}: `./course sweep {' '.join(args.names)} --seeds "
-               f"{' '.join(map(str, args.seeds))}`\n\n" + table(results, args.seeds))
+    command = " ".join(["./course sweep", *args.names, "--seeds", *map(str, args.seeds)])
+    section = f"## {time.strftime('%Y-%m-%d %H:%M')}: `{command}`\n\n" + table(results, args.seeds)
     partial = set(results) != {path.name for path in chapter_notebooks()}
     header = "# Seed sweep, fast mode\n\nEach seed ran in a data folder of its own; FAIL lists the failing cells.\n\n"
     text = (args.out.read_text(encoding="utf-8") + "\n" if partial and args.out.exists() else header) + section
