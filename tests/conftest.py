@@ -1,5 +1,6 @@
 """Shared pytest set-up: no network, a headless plot backend, and a clean course environment per test."""
 
+import contextlib
 import io
 import ipaddress
 import socket
@@ -203,18 +204,34 @@ def _fake_handler(server: FakeServer):
     return Handler
 
 
+@contextlib.contextmanager
+def serving(server):
+    """Run an http.server in a background thread while the block runs; shut it down and close it after."""
+    import threading
+
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+@pytest.fixture(name="serving")
+def serving_fixture():
+    """The `serving` context manager, for tests that start a server of their own."""
+    return serving
+
+
 @pytest.fixture
 def fake_server():
     """A FakeServer on 127.0.0.1, stopped after the test."""
     import http.server
-    import threading
 
     state = FakeServer("")
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _fake_handler(state))
     state.url = f"http://127.0.0.1:{server.server_address[1]}/"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield state
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
+    with serving(server):
+        yield state

@@ -21,7 +21,7 @@ def sha(data: bytes) -> str:
 
 
 @pytest.fixture
-def http_server(remote):
+def http_server(remote, serving):
     """A loopback HTTP server serving the `remote` folder; returns its base URL (http://127.0.0.1:port/)."""
 
     class Quiet(http.server.SimpleHTTPRequestHandler):
@@ -30,12 +30,8 @@ def http_server(remote):
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
                                              functools.partial(Quiet, directory=str(remote.folder)))
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
+    with serving(server):
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
 
 
 def leftovers(course_env):
@@ -428,7 +424,7 @@ def test_a_network_failure_still_says_connect(silent_listener, course_env):
 
 
 @pytest.fixture
-def tls_server(tmp_path):
+def tls_server(tmp_path, serving):
     """An HTTPS server on localhost with a self-signed certificate (what Python sees without root certificates)."""
     import shutil
     import ssl
@@ -443,12 +439,8 @@ def tls_server(tmp_path):
     context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
     server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield f"https://localhost:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
+    with serving(server):
+        yield f"https://localhost:{server.server_address[1]}/"
 
 
 def test_a_certificate_failure_says_how_to_install_certificates(tls_server, course_env):
