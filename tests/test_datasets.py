@@ -337,6 +337,22 @@ def test_fashion_404_says_the_server_has_no_file_not_connect(sources, fake_serve
     assert hint.endswith("or on Debian/Ubuntu run ./course setup, which installs or unpacks dataset-fashion-mnist")
 
 
+def test_mnist_timing_standin_is_fashion_mnist_under_a_name_that_says_so(sources, fake_fashion, write_mnist_npz,
+                                                                       monkeypatch, capsys):
+    write_mnist_npz(sources.keras / "mnist.npz", fake_arrays(seed=5))  # a real MNIST is there and is not used
+    write, arrays = fake_fashion
+    write(sources.debian)
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    monkeypatch.setenv(datasets.MNIST_STANDIN_ENV, "1")
+    (x_train, y_train), (x_test, _) = data = datasets.load_mnist()
+    assert np.array_equal(x_train, arrays[0][0]) and np.array_equal(y_train, arrays[0][1])
+    assert np.array_equal(x_test, arrays[1][0])
+    assert data.provenance.name == "MNIST TIMING STAND-IN" and "not MNIST's" in data.provenance.source
+    assert capsys.readouterr().out.startswith("MNIST TIMING STAND-IN: Fashion-MNIST's images")
+    monkeypatch.setenv(datasets.MNIST_STANDIN_ENV, "0")
+    assert datasets.load_mnist(verbose=False).provenance.name == "MNIST"
+
+
 def test_mnist_banner_on_a_refusal_does_not_send_an_online_learner_to_connect(sources, fake_server, monkeypatch,
                                                                              capsys):
     monkeypatch.setattr(datasets, "KERAS_ORIGIN", fake_server.url)

@@ -80,13 +80,30 @@ def test_execute_notebook_runs_in_its_own_environment_and_leaves_ours_alone(monk
     path = write_notebook(tmp_path / "01_probe.ipynb", "import os",
                           "print(os.environ['COURSE_FAST'], os.environ['COURSE_OFFLINE'], os.environ['Y'])")
     before = dict(os.environ)
-    seconds = execution.execute_notebook(path, fast=True, offline=False, save=True, timeout=120,
-                                         extra_env={"Y": "yes"})
+    run = execution.execute_notebook(path, fast=True, offline=False, save=True, timeout=120, extra_env={"Y": "yes"})
     assert dict(os.environ) == before
-    assert seconds > 0 and printed(path) == "1 0 yes\n"
+    assert run.seconds > 0 and printed(path) == "1 0 yes\n"
+    assert notebook_files.metadata_problems(nbformat.read(path, as_version=4)) == []  # saved without timestamps
     unsaved = write_notebook(tmp_path / "02_unsaved.ipynb", "print(1)")
     execution.execute_notebook(unsaved, fast=True, offline=True, save=False, timeout=120)
     assert printed(unsaved) == ""  # save=False leaves the file as it was
+
+
+def test_execute_notebook_returns_the_executed_notebook_with_each_cells_time(tmp_path):
+    path = write_notebook(tmp_path / "03_timed.ipynb", "import time; time.sleep(0.3)", "x = 1")
+    run = execution.execute_notebook(path, fast=True, offline=True, save=True, timeout=120)
+    times = execution.cell_seconds(run.notebook)
+    assert sorted(times) == [0, 1] and 0.3 <= times[0] < 5 and 0 <= times[1] < times[0]
+    assert execution.cell_seconds(nbformat.read(path, as_version=4)) == {}  # the saved file keeps no timestamps
+
+
+def test_cell_seconds_skips_markdown_and_cells_never_run():
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_markdown_cell("# t"), nbformat.v4.new_code_cell("1"),
+                      nbformat.v4.new_code_cell("2")]
+    notebook.cells[2].metadata["execution"] = {"iopub.execute_input": "2026-01-01T00:00:00.5Z",
+                                               "shell.execute_reply": "2026-01-01T00:00:02.000000Z"}
+    assert execution.cell_seconds(notebook) == {2: 1.5}
 
 
 # --- regenerate ------------------------------------------------------------------------------
@@ -206,32 +223,36 @@ def test_regenerate_of_an_unknown_chapter_is_an_error(chapters):
 # --- benchmark -------------------------------------------------------------------------------
 
 
-def row(notebook, seconds, records=None, status="ok"):
-    return {"notebook": notebook, "status": status, "seconds": seconds, "records": records or {}}
+def row(notebook, seconds, records=None, status="ok", speed=None):
+    return {"notebook": notebook, "status": status, "seconds": seconds, "records": records or {},
+            **({"machine_speed_s": speed} if speed else {})}
 
 
 def test_write_results_writes_markdown_and_json_keeping_notebooks_not_rerun(tmp_path):
     old = [row("01_a.ipynb", 10.0, {"01/pixels": 4}), {**row("02_b.ipynb", 30.0), "machine_speed_s": 3.0},
            {"notebook": "03_c.ipynb", "status": "ok", "seconds": 8.0, "metrics": {"03/test_accuracy": 0.98}}]
     (tmp_path / "results-fast.json").write_text(json.dumps({"notebooks": old}))
-    text = benchmark.write_results(tmp_path, "fast", False, 2.5, [row("01_a.ipynb", 30.0, {"01/pixels": 5})])
+    text = benchmark.write_results(tmp_path, "fast", False, [{**row("01_a.ipynb", 30.0, {"01/pixels": 5}, speed=2.5),
+                                                              "slowest_cells": [[4, 20.04], [2, 5.0]]}])
     saved = json.loads((tmp_path / "results-fast.json").read_text())
     assert saved["mode"] == "fast" and saved["online"] is False and saved["machine"] == benchmark.machine()
     assert [r["notebook"] for r in saved["notebooks"]] == ["01_a.ipynb", "02_b.ipynb", "03_c.ipynb"]
-    assert saved["notebooks"][0] == {**row("01_a.ipynb", 30.0, {"01/pixels": 5}), "machine_speed_s": 2.5}
+    assert saved["notebooks"][0] == {**row("01_a.ipynb", 30.0, {"01/pixels": 5}, speed=2.5),
+                                     "slowest_cells": [[4, 20.04], [2, 5.0]]}
     assert saved["notebooks"][1]["machine_speed_s"] == 3.0  # a kept row keeps its own machine speed
     assert (tmp_path / "results-fast.md").read_text() == text
     lines = text.splitlines()
     assert lines[0] == "# Benchmark, fast mode" and "offline" in lines[2]
-    assert "| 01_a.ipynb | ok | 30.0 | 2.5 | 12.0 | 01/pixels = 5 |" in lines
-    assert "| 02_b.ipynb | ok | 30.0 | 3.0 | 10.0 | — |" in lines
-    assert "| 03_c.ipynb | ok | 8.0 | — | — | 03/test_accuracy = 0.98 |" in lines
-    assert lines[-1] == "| **total** | | 68.0 | | | |"
+    assert "| 01_a.ipynb | ok | 30.0 | 2.5 | 12.0 | 4: 20 s, 2: 5 s | 01/pixels = 5 |" in lines
+    assert "| 02_b.ipynb | ok | 30.0 | 3.0 | 10.0 | — | — |" in lines
+    assert "| 03_c.ipynb | ok | 8.0 | — | — | — | 03/test_accuracy = 0.98 |" in lines
+    assert lines[-1] == "| **total** | | 68.0 | | | | |"
 
 
 def test_write_results_without_earlier_results(tmp_path):
-    text = benchmark.write_results(tmp_path / "new", "full", True, 2.0, [row("01_a.ipynb", 5.0, status="failed: X")])
-    assert "| 01_a.ipynb | failed: X | 5.0 | 2.0 | 2.5 | — |" in text and "; online;" in text
+    text = benchmark.write_results(tmp_path / "new", "full", True,
+                                   [row("01_a.ipynb", 5.0, status="failed: cell 3: a | b", speed=2.0)])
+    assert "| 01_a.ipynb | failed: cell 3: a \\| b | 5.0 | 2.0 | 2.5 | — | — |" in text and "; online;" in text
     assert json.loads((tmp_path / "new" / "results-full.json").read_text())["online"] is True
 
 
@@ -259,49 +280,69 @@ def test_machine_speed_measure_times_a_small_training(monkeypatch):
     assert 0 < machine_speed.measure() < 60
 
 
-def test_run_one_runs_a_copy_and_collects_its_records(monkeypatch, tmp_path):
-    original = write_notebook(tmp_path / "03_x.ipynb", "print(1)")
-    seen = {}
-
-    def fake_execute(path, fast, offline, save, timeout, extra_env):
-        seen.update(path=path, fast=fast, offline=offline, save=save)
-        with open(extra_env[RECORDS_ENV], "a") as handle:
-            handle.write(json.dumps({"chapter": "03", "name": "test_accuracy", "value": 0.9}) + "\n")
-        return 1.0
-
-    monkeypatch.setattr(benchmark, "execute_notebook", fake_execute)
+def test_run_one_runs_a_copy_and_collects_its_records_and_slowest_cells(tmp_path):
+    original = write_notebook(tmp_path / "03_x.ipynb", "import time; time.sleep(0.5)",
+                              "from helpers import benchmark_records\nbenchmark_records.record('03', test_accuracy=0.9)")
     (tmp_path / "scratch").mkdir()
     result = benchmark.run_one(original, tmp_path / "scratch", full=False, online=False)
-    assert seen == {"path": tmp_path / "scratch" / "03_x.ipynb", "fast": True, "offline": True, "save": False}
-    assert result["notebook"] == "03_x.ipynb" and result["status"] == "ok" and result["seconds"] >= 0
+    assert result["notebook"] == "03_x.ipynb" and result["status"] == "ok" and result["seconds"] > 0.5
     assert result["records"] == {"03/test_accuracy": 0.9}
+    assert [index for index, _ in result["slowest_cells"]] == [0, 1] and result["slowest_cells"][0][1] >= 0.5
+    assert printed(original) == ""  # the original is not touched
 
 
-def test_run_one_reports_a_failing_chapter_instead_of_stopping(monkeypatch, tmp_path):
+def test_run_one_runs_every_cell_and_names_each_failing_one(tmp_path):
+    path = write_notebook(tmp_path / "04_y.ipynb", "assert 1 == 2, 'one is not two'", "x = 1",
+                          "import os; open(os.environ['MARK'], 'w').write('ran')", "1 / 0")
+    (tmp_path / "scratch").mkdir()
+    mark = tmp_path / "mark"
+    result = benchmark.run_one(path, tmp_path / "scratch", full=True, online=True, extra_env={"MARK": str(mark)})
+    assert result["status"].startswith("failed: cell 0: AssertionError: one is not two")
+    assert "; cell 3: ZeroDivisionError" in result["status"] and mark.read_text() == "ran"
+    assert len(result["slowest_cells"]) == 3  # timed although cells failed
+
+
+def test_run_one_reports_a_kernel_that_fails_instead_of_stopping(monkeypatch, tmp_path):
     def broken(*args, **kwargs):
-        raise RuntimeError("cell 4 failed")
+        raise RuntimeError("kernel died")
 
     monkeypatch.setattr(benchmark, "execute_notebook", broken)
     (tmp_path / "scratch").mkdir()
     result = benchmark.run_one(write_notebook(tmp_path / "04_y.ipynb", "1"), tmp_path / "scratch", True, True)
-    assert result["status"] == "failed: RuntimeError" and result["records"] == {}
+    assert result["status"] == "failed: RuntimeError" and result["records"] == {} and result["slowest_cells"] == []
 
 
 def test_benchmark_main_runs_the_chosen_chapters_and_fails_if_one_failed(chapters, monkeypatch, tmp_path, capsys):
-    ran = []
+    ran, speeds = [], iter([2.0, 3.0, 4.0])
 
-    def fake_run_one(path, scratch, full, online):
-        ran.append((path.name, full, online))
+    def fake_run_one(path, scratch, full, online, extra_env):
+        ran.append((path.name, full, online, extra_env))
         return row(path.name, 4.0, status="ok" if path.name.startswith("01") else "failed: RuntimeError")
 
-    monkeypatch.setattr(benchmark, "machine_speed", lambda: 2.0)
+    monkeypatch.setattr(benchmark, "machine_speed", lambda: next(speeds))
     monkeypatch.setattr(benchmark, "run_one", fake_run_one)
     assert benchmark.main(["01", "--out", str(tmp_path / "out")]) == 0
     assert benchmark.main(["01", "02", "--full", "--online", "--out", str(tmp_path / "out")]) == 1
-    assert ran == [("01_pixels.ipynb", False, False), ("01_pixels.ipynb", True, True), ("02_kernels.ipynb", True, True)]
+    assert ran == [("01_pixels.ipynb", False, False, {}), ("01_pixels.ipynb", True, True, {}),
+                   ("02_kernels.ipynb", True, True, {})]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["results-fast.json", "results-fast.md",
                                                                     "results-full.json", "results-full.md"]
-    assert "machine speed: 2.00 s" in capsys.readouterr().out
+    full = json.loads((tmp_path / "out" / "results-full.json").read_text())["notebooks"]
+    assert [r["machine_speed_s"] for r in full] == [3.0, 4.0]  # measured before each notebook
+    assert "01_pixels.ipynb (fast; machine speed 2.00 s)" in capsys.readouterr().out
+
+
+def test_benchmark_mnist_standin_runs_full_offline_only(chapters, monkeypatch, tmp_path):
+    ran = []
+    monkeypatch.setattr(benchmark, "machine_speed", lambda: 2.0)
+    monkeypatch.setattr(benchmark, "run_one", lambda path, scratch, full, online, extra_env: ran.append(extra_env)
+                        or row(path.name, 1.0))
+    assert benchmark.main(["01", "--full", "--mnist-standin", "--out", str(tmp_path)]) == 0
+    assert ran == [{"COURSE_MNIST_TIMING_STANDIN": "1"}]
+    assert json.loads((tmp_path / "results-full.json").read_text())["notebooks"][0]["mnist_standin"] is True
+    for wrong in (["01", "--mnist-standin"], ["01", "--full", "--online", "--mnist-standin"]):
+        with pytest.raises(SystemExit):
+            benchmark.main([*wrong, "--out", str(tmp_path)])
 
 
 def test_tools_run_as_modules_from_the_repository_root():

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import os
 import time
+from datetime import datetime
 from pathlib import Path
+from typing import NamedTuple
 
 from helpers.benchmark_records import RECORDS_ENV
 from helpers.config import FAST_ENV, OFFLINE_ENV
 from helpers.paths import cache_dir, data_dir, project_root
 
-__all__ = ["RECORDS_ENV", "chapter_notebooks", "execute_notebook", "notebook_environment", "notebooks_dir",
-           "own_data_dir", "perturbed_arithmetic"]
+__all__ = ["RECORDS_ENV", "Execution", "cell_seconds", "chapter_notebooks", "execute_notebook",
+           "notebook_environment", "notebooks_dir", "own_data_dir", "perturbed_arithmetic"]
 
 # What every notebook kernel gets, under nbval (./course test) and in ./course regen, bench and sweep alike.
 KERNEL_SETTINGS = {
@@ -82,12 +84,30 @@ def notebook_environment(fast: bool, offline: bool, extra: dict[str, str] | None
     return env
 
 
+class Execution(NamedTuple):
+    """One run of a notebook: its wall time and the executed notebook (outputs and cell timings)."""
+
+    seconds: float
+    notebook: object
+
+
+def cell_seconds(notebook) -> dict[int, float]:
+    """Each executed code cell's time in seconds, by cell index, from the timestamps nbclient records."""
+    times = {}
+    for index, cell in enumerate(notebook.cells):
+        execution = cell.get("metadata", {}).get("execution", {})
+        began, ended = execution.get("iopub.execute_input"), execution.get("shell.execute_reply")
+        if cell.cell_type == "code" and began and ended:
+            times[index] = (datetime.fromisoformat(ended.replace("Z", "+00:00"))
+                            - datetime.fromisoformat(began.replace("Z", "+00:00"))).total_seconds()
+    return times
+
+
 def execute_notebook(path: Path, fast: bool, offline: bool, save: bool, timeout: int = 1800,
-                     extra_env: dict[str, str] | None = None, allow_errors: bool = False):
+                     extra_env: dict[str, str] | None = None, allow_errors: bool = False) -> Execution:
     """Run every cell of `path` in a fresh kernel started with its own environment; optionally save.
 
-    Returns the seconds taken, or with `allow_errors` (cells after a failing one still run) the
-    pair (seconds, executed notebook).
+    With `allow_errors`, cells after a failing one still run (the errors stay in the outputs).
     """
     import nbformat
     from nbclient import NotebookClient
@@ -96,10 +116,10 @@ def execute_notebook(path: Path, fast: bool, offline: bool, save: bool, timeout:
 
     notebook = nbformat.read(path, as_version=4)
     client = NotebookClient(notebook, timeout=timeout, kernel_name="python3", allow_errors=allow_errors,
-                            resources={"metadata": {"path": str(path.parent)}})
+                            record_timing=True, resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()
     client.execute(env=notebook_environment(fast, offline, extra_env))
     seconds = time.perf_counter() - start
     if save:
-        nbformat.write(clean_metadata(notebook), path)
-    return (seconds, notebook) if allow_errors else seconds
+        nbformat.write(clean_metadata(nbformat.from_dict(notebook)), path)
+    return Execution(seconds, notebook)

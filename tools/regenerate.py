@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     print("arithmetic: " + " ".join(f"{key}={value}" for key, value in perturbed.items()), flush=True)
     for path in paths:
         print(f"regenerating {path.name} ...", flush=True)
-        seconds = execute_notebook(path, fast=True, offline=True, save=True, extra_env=extra)
+        seconds = execute_notebook(path, fast=True, offline=True, save=True, extra_env=extra).seconds
         print(f"  done in {seconds:.1f} s", flush=True)
     return 0
 
