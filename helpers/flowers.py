@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -20,6 +21,10 @@ FLOWERS_COUNT = 3670
 FLOWER_CLASSES = ("daisy", "dandelion", "roses", "sunflowers", "tulips")
 # The TensorFlow tutorial's photo that is in neither split; no checksum is published for it.
 NEW_PHOTO_URL = "https://storage.googleapis.com/download.tensorflow.org/example_images/592px-Red_sunflower.jpg"
+# Set to 1 by `./course bench --full --standins` only: the synthetic stand-in then has as many images as the real
+# archive (734 per class, 3,670 in all), to time a learner's online full run where the photos cannot be downloaded.
+FLOWERS_STANDIN_ENV = "COURSE_FLOWERS_TIMING_STANDIN"
+FLOWERS_STANDIN_PER_CLASS = FLOWERS_COUNT // len(FLOWER_CLASSES)
 # When that photo cannot be fetched: a real flower photo in neither split that needs no network.
 BUNDLED_PHOTO = "scikit-learn's bundled flower.jpg (a real photo, CC-BY 2.0, in neither split)"
 
@@ -93,6 +98,10 @@ def _synthetic(per_class: int, seed: int) -> FlowerSource:
 def flower_source(synthetic_per_class: int, seed: int = 0, timeout: float = 30.0,
                   offline: bool | None = None) -> FlowerSource:
     """The real flower photos when they can be fetched; otherwise the synthetic stand-in, with a banner if a download failed."""
+    if os.environ.get(FLOWERS_STANDIN_ENV) == "1":
+        standin = _synthetic(FLOWERS_STANDIN_PER_CLASS, seed)
+        return FlowerSource(standin.folder, standin.new_image, True,
+                            f"TIMING STAND-IN ({FLOWERS_STANDIN_ENV}=1): " + standin.description)
     source, _ = first_available("flower photos", [
         ("TensorFlow flower_photos", lambda: _real(timeout, offline)),
         ("the SYNTHETIC stand-in (drawn flowers, not photos)", lambda: _synthetic(synthetic_per_class, seed)),

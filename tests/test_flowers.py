@@ -81,6 +81,15 @@ def test_flower_source_offline_is_the_synthetic_stand_in_without_a_banner(capsys
     assert capsys.readouterr().out == ""
 
 
+def test_flower_source_timing_standin_has_as_many_synthetic_images_as_the_real_archive(remote_photos, monkeypatch):
+    monkeypatch.setattr(flowers, "FLOWERS_STANDIN_PER_CLASS", 4)  # 734 in a real run; 4 keeps the test quick
+    monkeypatch.setenv(flowers.FLOWERS_STANDIN_ENV, "1")
+    source = flowers.flower_source(3, timeout=5)  # the real photos could be fetched, and are not used
+    assert source.synthetic and source.description.startswith("TIMING STAND-IN (COURSE_FLOWERS_TIMING_STANDIN=1): ")
+    assert "20 JPEGs in 5 synthetic_* class folders" in source.description
+    assert flowers.FLOWERS_COUNT // len(flowers.FLOWER_CLASSES) == 734
+
+
 def test_flower_source_online_uses_the_real_photos(remote_photos, capsys):
     source = flowers.flower_source(3, timeout=5)
     assert not source.synthetic and source.folder.name == "flower_photos"

@@ -29,6 +29,22 @@ def test_readme_chapter_table_lists_every_notebook():
     assert not missing, f"README.md's chapter table lacks {missing}"
 
 
+TIME_LINE = re.compile(r"\*\*Time\*\* on 2 CPU cores without a GPU: full mode \(your default\) about "
+                       r"(?P<full>\d+(?:\.\d+)? min)[^;]*; fast mode about (?P<fast>\d+(?:\.\d+)? min)")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_first_cell_states_the_measured_times_that_the_readme_table_shows(path):
+    intro = nbformat.read(path, as_version=4).cells[0].source
+    stated = TIME_LINE.search(intro)
+    assert stated, f"the first cell needs a line like '**Time** on 2 CPU cores without a GPU: full mode (your default) about 9 min; fast mode about 1 min'"
+    readme = (project_root() / "README.md").read_text(encoding="utf-8")
+    row = next(line for line in readme.splitlines() if f"(notebooks/{path.name})" in line)
+    fast, full = [cell.strip() for cell in row.strip("|").split("|")][-2:]
+    assert re.sub(r"[¹²³⁴⁵⁶⁷⁸⁹⁰]+$", "", full) == stated["full"], (full, stated["full"])
+    assert re.sub(r"[¹²³⁴⁵⁶⁷⁸⁹⁰]+$", "", fast) == stated["fast"], (fast, stated["fast"])
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_notebook_opens_with_title_and_setup(path):
     cells = nbformat.read(path, as_version=4).cells

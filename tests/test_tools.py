@@ -332,15 +332,15 @@ def test_benchmark_main_runs_the_chosen_chapters_and_fails_if_one_failed(chapter
     assert "01_pixels.ipynb (fast; machine speed 2.00 s)" in capsys.readouterr().out
 
 
-def test_benchmark_mnist_standin_runs_full_offline_only(chapters, monkeypatch, tmp_path):
+def test_benchmark_standins_run_full_offline_only(chapters, monkeypatch, tmp_path):
     ran = []
     monkeypatch.setattr(benchmark, "machine_speed", lambda: 2.0)
     monkeypatch.setattr(benchmark, "run_one", lambda path, scratch, full, online, extra_env: ran.append(extra_env)
                         or row(path.name, 1.0))
-    assert benchmark.main(["01", "--full", "--mnist-standin", "--out", str(tmp_path)]) == 0
-    assert ran == [{"COURSE_MNIST_TIMING_STANDIN": "1"}]
-    assert json.loads((tmp_path / "results-full.json").read_text())["notebooks"][0]["mnist_standin"] is True
-    for wrong in (["01", "--mnist-standin"], ["01", "--full", "--online", "--mnist-standin"]):
+    assert benchmark.main(["01", "--full", "--standins", "--out", str(tmp_path)]) == 0
+    assert ran == [{"COURSE_MNIST_TIMING_STANDIN": "1", "COURSE_FLOWERS_TIMING_STANDIN": "1"}]
+    assert json.loads((tmp_path / "results-full.json").read_text())["notebooks"][0]["standins"] is True
+    for wrong in (["01", "--standins"], ["01", "--full", "--online", "--standins"]):
         with pytest.raises(SystemExit):
             benchmark.main([*wrong, "--out", str(tmp_path)])
 
