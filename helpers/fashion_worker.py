@@ -72,11 +72,13 @@ def parse_example(record: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     return tf.cast(image, tf.float32) / 255.0, example["label"]
 
 
-def make_dataset(pattern: str, batch_size: int, shuffle_seed: int | None = 0) -> tf.data.Dataset:
+def make_dataset(pattern: str, batch_size: int, shuffle_seed: int | None = 0,
+                 drop_remainder: bool = False) -> tf.data.Dataset:
     """Files matching `pattern` -> interleaved records -> parsed -> shuffled -> batched -> prefetched.
 
     The file list is sorted (not shuffled) so that every worker sees the same list before sharding
-    by file; shuffle_seed=None keeps the order (for tests and evaluation).
+    by file; shuffle_seed=None keeps the order (for tests and evaluation). drop_remainder=True drops
+    a short last batch, which tf.distribute would split unevenly, leaving a replica with no examples.
     """
     files = tf.data.Dataset.list_files(pattern, shuffle=False)
     dataset = files.interleave(tf.data.TFRecordDataset, cycle_length=4, num_parallel_calls=tf.data.AUTOTUNE,
@@ -86,7 +88,7 @@ def make_dataset(pattern: str, batch_size: int, shuffle_seed: int | None = 0) ->
         dataset = dataset.shuffle(2048, seed=shuffle_seed)
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.FILE
-    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE).with_options(options)
+    return dataset.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE).with_options(options)
 
 
 def keras_multi_worker_fix() -> None:
@@ -199,7 +201,8 @@ def train(args: argparse.Namespace) -> None:
     print(f"worker {index}: {strategy.num_replicas_in_sync} replicas in sync, global batch {global_batch}", flush=True)
     with strategy.scope():
         model = compile_cnn(build_cnn())
-    train_data = make_dataset(str(args.data / "train-*.tfrecord"), global_batch, shuffle_seed=args.seed)
+    train_data = make_dataset(str(args.data / "train-*.tfrecord"), global_batch, shuffle_seed=args.seed,
+                              drop_remainder=True)  # every step a whole global batch: no replica left empty
     log = EpochLog(args.epochs)
     backup = keras.callbacks.BackupAndRestore(args.out / "backup" / f"worker-{index}")  # one folder per worker
     # Keras learns the length of a sharded dataset only at the end of the first epoch and warns before that.

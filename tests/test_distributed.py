@@ -390,6 +390,8 @@ def test_make_dataset_reads_every_example_once(tmp_path, rng):
         batches = list(fashion_worker.make_dataset(str(tmp_path / "test-*.tfrecord"), 8, shuffle_seed=seed))
         assert [len(y) for _, y in batches] == [8, 8, 8, 6]
         assert sorted(np.concatenate([y.numpy() for _, y in batches]).tolist()) == sorted(labels.tolist())
+    whole = list(fashion_worker.make_dataset(str(tmp_path / "test-*.tfrecord"), 8, shuffle_seed=0, drop_remainder=True))
+    assert [len(y) for _, y in whole] == [8, 8, 8]  # the short last batch of 6 is dropped
 
 
 @pytest.mark.parametrize("change, message", [

@@ -30,7 +30,7 @@ def test_readme_chapter_table_lists_every_notebook():
 
 
 TIME_LINE = re.compile(r"\*\*Time\*\* on 2 CPU cores without a GPU: full mode \(your default\) about "
-                       r"(?P<full>\d+(?:\.\d+)? min)[^;]*; fast mode about (?P<fast>\d+(?:\.\d+)? min)")
+                       r"(?P<full>\d+(?:\.\d+)? (?:min|s))[^;]*; fast mode about (?P<fast>\d+(?:\.\d+)? (?:min|s))")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
