@@ -9,7 +9,10 @@ from __future__ import annotations
 import colorsys
 import json
 import math
+import os
 import shutil
+import tempfile
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -22,6 +25,7 @@ FLOWER_KINDS = ("daisy", "dandelion", "roses", "sunflowers", "tulips")
 SYNTHETIC_PREFIX = "synthetic_"
 SYNTHETIC_CLASSES = tuple(SYNTHETIC_PREFIX + name for name in FLOWER_KINDS)
 SYNTHETIC_VERSION = 7
+STALE_PARTIAL_S = 600  # a half-written set older than this belongs to a process that died
 
 
 
@@ -178,16 +182,25 @@ def make_synthetic_flowers(per_class: int, seed: int = 0, root: Path | None = No
         return folder
     if folder.exists():
         shutil.rmtree(folder)
-    partial = folder.with_name(folder.name + ".partial")
-    if partial.exists():
-        shutil.rmtree(partial)
+    root.mkdir(parents=True, exist_ok=True)
+    for stale in root.glob(folder.name + ".partial*"):  # left by a writer that died: untouched for 10 minutes
+        if time.time() - stale.stat().st_mtime > STALE_PARTIAL_S:
+            shutil.rmtree(stale, ignore_errors=True)
+    # A folder of its own for the writing, renamed when complete: two processes (notebooks tested in
+    # parallel) that make the same set at once never see, or delete, each other's half-written files.
+    partial = Path(tempfile.mkdtemp(prefix=folder.name + ".partial-", dir=root))
     for class_index, (kind, name) in enumerate(zip(FLOWER_KINDS, SYNTHETIC_CLASSES)):
         (partial / name).mkdir(parents=True)
         for index in range(per_class):
             pixels = render_synthetic_flower(kind, _class_seed(seed, class_index, index))
             Image.fromarray(pixels).save(partial / name / f"{name}_{index:04d}.jpg", quality=90)
     (partial / "manifest.json").write_text(json.dumps({"recipe": recipe, "note": "synthetic, not photos"}, indent=1))
-    partial.rename(folder)
+    try:
+        partial.rename(folder)
+    except OSError:  # another process finished the same set first: theirs is identical
+        shutil.rmtree(partial)
+        if not manifest.is_file():
+            raise
     return folder
 
 
@@ -199,5 +212,8 @@ def make_synthetic_new_image(seed: int = 0, root: Path | None = None, kind: str 
     if not path.is_file():
         class_index = FLOWER_KINDS.index(kind) if kind in FLOWER_KINDS else -1
         pixels = render_synthetic_flower(kind, [seed, class_index, 1_000_000])
-        Image.fromarray(pixels).save(path, quality=90)
+        handle, partial = tempfile.mkstemp(prefix=path.stem + ".partial-", suffix=".jpg", dir=root)
+        os.close(handle)
+        Image.fromarray(pixels).save(partial, quality=90)
+        os.replace(partial, path)  # atomic: a reader sees no file or the whole file
     return path

@@ -1,6 +1,9 @@
 """Unit tests of helpers.synthetic_flowers: the seeded, clearly labelled stand-in for flower photos."""
 
 import json
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -74,11 +77,24 @@ def test_make_synthetic_flowers_rebuilds_a_damaged_cache(tmp_path):
     folder = synthetic.make_synthetic_flowers(2, root=tmp_path)
     (folder / "manifest.json").write_text("{}")
     (folder / synthetic.SYNTHETIC_CLASSES[0] / "stray.jpg").write_bytes(b"")
-    (folder.with_name(folder.name + ".partial")).mkdir()
+    stale, live = folder.with_name(folder.name + ".partial-dead"), folder.with_name(folder.name + ".partial-busy")
+    stale.mkdir()
+    live.mkdir()
+    an_hour_ago = time.time() - 3600
+    os.utime(stale, (an_hour_ago, an_hour_ago))
     again = synthetic.make_synthetic_flowers(2, root=tmp_path)
     assert again == folder and not (folder / synthetic.SYNTHETIC_CLASSES[0] / "stray.jpg").exists()
-    assert not folder.with_name(folder.name + ".partial").exists()
+    assert not stale.exists() and live.exists()  # another process may still be writing that one
     assert count_images(folder) == {name: 2 for name in synthetic.SYNTHETIC_CLASSES}
+
+
+def test_two_writers_of_the_same_set_at_once_both_get_it_whole(tmp_path):
+    with ThreadPoolExecutor(2) as pool:
+        folders = list(pool.map(lambda _: synthetic.make_synthetic_flowers(3, seed=1, root=tmp_path), range(2)))
+        new_images = list(pool.map(lambda _: synthetic.make_synthetic_new_image(seed=1, root=tmp_path), range(2)))
+    assert folders[0] == folders[1] and count_images(folders[0]) == {name: 3 for name in synthetic.SYNTHETIC_CLASSES}
+    assert new_images[0] == new_images[1] and check_file(new_images[0]) == ""
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted([folders[0].name, new_images[0].name])
 
 
 @pytest.mark.parametrize("bad", [1, 0, 2.5, True, "10"])

@@ -340,6 +340,7 @@ def test_benchmark_standins_run_full_offline_only(chapters, monkeypatch, tmp_pat
     assert benchmark.main(["01", "--full", "--standins", "--out", str(tmp_path)]) == 0
     assert ran == [{"COURSE_MNIST_TIMING_STANDIN": "1", "COURSE_FLOWERS_TIMING_STANDIN": "1"}]
     assert json.loads((tmp_path / "results-full.json").read_text())["notebooks"][0]["standins"] is True
+    assert "| 01_pixels.ipynb (stand-ins) | ok | 1.0 |" in (tmp_path / "results-full.md").read_text()
     for wrong in (["01", "--standins"], ["01", "--full", "--online", "--standins"]):
         with pytest.raises(SystemExit):
             benchmark.main([*wrong, "--out", str(tmp_path)])

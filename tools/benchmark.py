@@ -100,7 +100,8 @@ def write_results(out: Path, mode: str, online: bool, rows: list[dict]) -> str:
         ratio = f"{row['seconds'] / row_speed:.1f}" if row_speed else "—"
         slowest = ", ".join(f"{index}: {seconds:.0f} s" for index, seconds in row.get("slowest_cells", [])) or "—"
         status = row["status"].replace("|", "\\|")
-        lines.append(f"| {row['notebook']} | {status} | {row['seconds']:.1f} | "
+        name = row["notebook"] + (" (stand-ins)" if row.get("standins") else "")
+        lines.append(f"| {name} | {status} | {row['seconds']:.1f} | "
                      f"{row_speed or '—'} | {ratio} | {slowest} | {shown} |")
     lines.append(f"| **total** | | {sum(r['seconds'] for r in rows):.1f} | | | | |")
     text = "\n".join(lines) + "\n"
