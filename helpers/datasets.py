@@ -45,7 +45,7 @@ MNIST_CLASSES = tuple(str(digit) for digit in range(10))
 
 MNIST_OFFLINE_TEST_FRACTION = 0.2
 SPLIT_SEED = 0
-# Set to 1 by `./course bench --full --mnist-standin` only: MNIST's loader then returns Fashion-MNIST's 70,000
+# Set to 1 by `./course bench --full --standins` only: MNIST's loader then returns Fashion-MNIST's 70,000
 # images (same shapes, same counts), to time a full run on 60,000 digits where MNIST cannot be downloaded.
 MNIST_STANDIN_ENV = "COURSE_MNIST_TIMING_STANDIN"
 
