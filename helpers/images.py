@@ -14,11 +14,12 @@ from numpy.lib.stride_tricks import sliding_window_view
 Padding = Literal["valid", "same"] | int
 PoolMode = Literal["max", "min", "mean"]
 
-# Weights of R, G, B in the luma of ITU-R BT.601 (classic TV, PIL's "L" mode)
-# and BT.709 (HDTV, scikit-image's rgb2gray).
+# Weights of R, G, B in the luma of ITU-R BT.601 (classic TV, PIL's "L" mode), of BT.709 (HDTV),
+# and of scikit-image's rgb2gray, which rounds BT.709's weights differently in the fourth decimal.
 LUMA_WEIGHTS = {
     "bt601": np.array([0.299, 0.587, 0.114]),
-    "bt709": np.array([0.2125, 0.7154, 0.0721]),
+    "bt709": np.array([0.2126, 0.7152, 0.0722]),
+    "skimage": np.array([0.2125, 0.7154, 0.0721]),
 }
 
 
@@ -98,7 +99,7 @@ def grayscale_mean(image: np.ndarray) -> np.ndarray:
 
 
 def grayscale_luminosity(image: np.ndarray, standard: str = "bt601") -> np.ndarray:
-    """Grayscale as perceived brightness: a weighted sum of R, G, B (ITU-R 'bt601' or 'bt709')."""
+    """Grayscale as perceived brightness: a weighted sum of R, G, B ('bt601', 'bt709' or 'skimage')."""
     if standard not in LUMA_WEIGHTS:
         raise ValueError(f"standard must be one of {sorted(LUMA_WEIGHTS)}, got {standard!r}")
     return drop_alpha(image).astype(np.float64) @ LUMA_WEIGHTS[standard]
