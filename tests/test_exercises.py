@@ -1,0 +1,488 @@
+"""Unit tests of helpers.exercises: the check/hint/solution machinery, and every chapter's checks against its
+reference answer and the wrong answers learners typically give."""
+
+import dataclasses
+import re
+
+import numpy as np
+import pytest
+
+from helpers import exercises, images
+from helpers.exercises import REGISTRY, Exercise, NotYet, Registry, as_array, as_choice, as_number, is_blank
+
+
+def make(exercise_id="99.1", checker=None, **fields):
+    """An Exercise with valid defaults; `checker` takes one answer and passes only 42."""
+
+    def answer_is_42(answer):
+        if answer != 42:
+            raise NotYet(f"{answer!r} is not 42")
+
+    values = {"why": "Because.", "hint": "Think of 6 x 7.", "scaffold": "answer = ...", "solution": "answer = 42"}
+    values.update(fields)
+    return Exercise(exercise_id, checker or answer_is_42, **values)
+
+
+@pytest.fixture
+def registry():
+    """A registry of its own with exercise 99.1 (the answer is 42) and 99.2 (two answers, None allowed)."""
+    own = Registry()
+    own.add(make())
+
+    def two(first, second, *, scale=1):
+        if first is None:
+            raise NotYet("`first` is None")
+        if second != 2 * scale:
+            raise ValueError("second is wrong in an unforeseen way")
+
+    own.add(make("99.2", two, scaffold="first = ...\nsecond = ...", solution="first, second = 1, 2",
+                 none_is_blank=False))
+    return own
+
+
+# --- the machinery -------------------------------------------------------------------------
+
+
+def test_an_exercise_knows_its_chapter_number_answers_and_check_call():
+    item = make("05.12", lambda maps, model, *, extra=None: None)
+    assert (item.chapter, item.number, item.answers) == ("05", 12, ("maps", "model"))
+    assert item.check_call == 'check("05.12", maps, model)'
+
+
+@pytest.mark.parametrize("fields, words", [
+    ({"exercise_id": "5.3"}, "exercise id must look like '05.3'"),
+    ({"exercise_id": "05.0"}, "exercise id must look like '05.3'"),
+    ({"checker": lambda *, keyword=1: None}, "needs at least one answer parameter"),
+    ({"why": "  "}, "why must be a non-empty string"),
+    ({"hint": None}, "hint must be a non-empty string"),
+    ({"solution": "answer = = 42"}, "<solution 99.1> is not valid Python"),
+    ({"scaffold": "answer = (..."}, "<scaffold 99.1> is not valid Python"),
+])
+def test_a_malformed_exercise_is_refused_with_a_clear_message(fields, words):
+    with pytest.raises(ValueError) as error:
+        make(**fields)
+    assert words in str(error.value)
+
+
+def test_the_registry_refuses_duplicates_and_non_exercises(registry):
+    with pytest.raises(ValueError, match="exercise 99.1 is registered twice"):
+        registry.add(make())
+    with pytest.raises(TypeError, match="can only register an Exercise, got dict"):
+        registry.add({"id": "99.3"})
+
+
+@pytest.mark.parametrize("bad, words", [
+    ("99.7", "there is no exercise 99.7; chapter 99 has: 99.1, 99.2"),
+    ("98.1", "there is no exercise 98.1; chapter 98 has: none"),
+    ("1.1", "an exercise id looks like '05.3'"),
+    (1.1, "an exercise id looks like '05.3' (a string: chapter.number), got 1.1"),
+])
+def test_an_unknown_or_malformed_id_is_a_clear_error(registry, bad, words):
+    with pytest.raises(ValueError) as error:
+        registry.get(bad)
+    assert words in str(error.value)
+    assert not registry.knows(bad)
+
+
+def test_chapters_and_their_exercises_in_order(registry):
+    registry.add(make("99.10"))
+    assert [item.id for item in registry.of_chapter("99")] == ["99.1", "99.2", "99.10"]
+    assert registry.chapters() == ["99"] and registry.of_chapter("98") == []
+    with pytest.raises(ValueError, match="a chapter is two digits such as '05', got 5"):
+        registry.of_chapter(5)
+
+
+def test_the_course_registry_loads_each_chapters_module_on_first_use():
+    assert {"01", "02"} <= set(REGISTRY.chapters())
+    assert REGISTRY.knows("01.1") and not REGISTRY.knows("01.99")
+    for chapter in REGISTRY.chapters():
+        for item in REGISTRY.of_chapter(chapter):
+            assert item.checker.__module__ == f"helpers.exercises.ch{chapter}", f"{item.id} lives in the wrong module"
+
+
+@pytest.mark.parametrize("value, none_is_blank, blank", [
+    (..., True, True), (None, True, True), (None, False, False), ([1, ...], True, True), ((..., ...), True, True),
+    (0, True, False), ("", True, False), ([], True, False), (np.zeros(3), True, False),
+])
+def test_is_blank_knows_a_scaffolds_blanks(value, none_is_blank, blank):
+    assert is_blank(value, none_is_blank) is blank
+
+
+def test_a_function_that_does_nothing_yet_is_blank_and_one_that_returns_something_is_not():
+    def empty():
+        ...
+
+    def documented_only(x):
+        """Build the model."""
+
+    def passes():
+        pass
+
+    def returns_none_explicitly():
+        return None
+
+    def builds():
+        return [1]
+
+    offset = 3
+
+    def closure():
+        return offset
+
+    assert all(is_blank(function) for function in (empty, documented_only, passes, returns_none_explicitly))
+    assert not is_blank(builds) and not is_blank(closure) and not is_blank(len)
+
+
+def test_check_says_not_attempted_while_every_answer_is_blank(registry):
+    assert registry.verdict("99.1", ...) == ('99.1 not attempted yet: fill in the blanks (...) in the cell above and '
+                                             'run it, then run this check again; hint("99.1") gives a nudge.')
+    assert registry.verdict("99.1", None).startswith("99.1 not attempted yet:")
+    assert registry.verdict("99.2", ..., ...).startswith("99.2 not attempted yet:")
+
+
+def test_check_names_the_answers_still_blank(registry):
+    assert registry.verdict("99.2", 1, ...) == "99.2 not yet: `second` still holds a blank (...)"
+
+
+def test_check_says_correct_with_why_it_matters_or_not_yet_with_the_reason(registry):
+    assert registry.verdict("99.1", 42) == "99.1 correct: Because."
+    assert registry.verdict("99.1", 41) == "99.1 not yet: 41 is not 42"
+
+
+def test_none_reaches_the_check_where_none_is_not_a_blank(registry):
+    assert registry.verdict("99.2", None, 2) == "99.2 not yet: `first` is None"
+
+
+def test_context_keywords_reach_the_check(registry):
+    assert registry.verdict("99.2", 1, 6, scale=3) == "99.2 correct: Because."
+
+
+def test_an_answer_the_check_did_not_foresee_is_reported_not_raised(registry):
+    assert registry.verdict("99.2", 1, 3) == ("99.2 not yet: checking your answer failed with ValueError: "
+                                              "second is wrong in an unforeseen way")
+
+
+def test_the_wrong_number_of_answers_is_a_clear_error(registry):
+    with pytest.raises(TypeError, match=re.escape("takes 2 answer(s) after the id: check(\"99.2\", first, second); got 1")):
+        registry.verdict("99.2", 1)
+
+
+def test_check_hint_and_solution_print_one_message_each(registry, capsys):
+    registry.check("99.1", 42)
+    registry.hint("99.1")
+    registry.solution("99.1")
+    assert capsys.readouterr().out == ("99.1 correct: Because.\n"
+                                       "99.1 hint: Think of 6 x 7.\n"
+                                       '# 99.1 reference solution, in place of the cell before check("99.1", answer)\n'
+                                       "answer = 42\n")
+
+
+def test_the_module_functions_use_the_course_registry(capsys):
+    exercises.check("01.5", (64, 1))
+    exercises.hint("01.5")
+    exercises.solution("01.5")
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("01.5 correct: ") and out[1].startswith("01.5 hint: ")
+    assert out[2].startswith("# 01.5 reference solution") and "np.unravel_index" in "\n".join(out[3:])
+
+
+def test_the_decorator_registers_the_check_and_returns_it_unchanged():
+    own = Registry()
+
+    @exercises.exercise("99.1", why="W.", hint="H.", scaffold="x = ...", solution="x = 1", registry=own)
+    def check_x(x):
+        pass
+
+    assert own.get("99.1").checker is check_x and own.verdict("99.1", 1) == "99.1 correct: W."
+
+
+def test_as_array_as_number_and_as_choice_explain_what_they_got():
+    assert as_array([[1, 2]], "k").shape == (1, 2)
+    for bad, words in (("abc", "`k` should be an array of numbers, got str"), (len, "got builtin_function_or_method"),
+                       ([[1, 2], [3]], "`k` cannot be read as an array of numbers"),
+                       ([None, 1], "`k` should hold numbers, got list of object")):
+        with pytest.raises(NotYet, match=re.escape(words)):
+            as_array(bad, "k")
+    with pytest.raises(NotYet, match=re.escape("`k` should have shape (2, 2), got (1, 2)")):
+        as_array([[1, 2]], "k", shape=(2, 2))
+    assert as_number(np.int64(3), "n") == 3.0
+    for bad, words in ((True, "`n` should be a number, got bool True"), ((None, 5), "(a Keras shape? take one"),
+                       ("5", "got str '5'")):
+        with pytest.raises(NotYet, match=re.escape(words)):
+            as_number(bad, "n")
+    assert as_choice(" Green", "c", ("green", "red")) == "green"
+    with pytest.raises(NotYet, match=re.escape('`c` should be "green" or "red", got 3')):
+        as_choice(3, "c", ("green", "red"))
+
+
+# --- every registered exercise ---------------------------------------------------------------
+
+ALL = [item for chapter in REGISTRY.chapters() for item in REGISTRY.of_chapter(chapter)]
+
+
+@pytest.mark.parametrize("item", ALL, ids=[item.id for item in ALL])
+def test_every_exercise_says_why_in_one_sentence_and_hints_without_the_answer(item):
+    assert item.why.endswith(".") and not re.search(r"[.!?]\s+[A-Z]", item.why), "why: one sentence"
+    assert item.hint.strip() != item.solution.strip()
+    assert "..." in item.scaffold, "a scaffold marks its blanks with ..."
+
+
+@pytest.mark.parametrize("item", ALL, ids=[item.id for item in ALL])
+def test_every_scaffold_as_committed_prints_not_attempted_yet(item):
+    from skimage import data
+
+    namespace = {"np": np, "data": data}
+    exec(item.scaffold, namespace)
+    answers = [namespace[name] for name in item.answers]
+    assert REGISTRY.verdict(item.id, *answers).startswith(f"{item.id} not attempted yet:")
+
+
+# --- chapter 01 ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ch01():
+    """Chapter 01's objects: the cat, its luminosity version, the coffee photo."""
+    from skimage import data, util
+
+    cat = data.chelsea()
+    return {"cat": cat, "lum": images.grayscale_luminosity(cat), "coffee": data.coffee(), "util": util}
+
+
+def verdict(exercise_id, *answers):
+    return REGISTRY.verdict(exercise_id, *answers)
+
+
+def expect(exercise_id, answers, words):
+    """The check's line for `answers`: "correct" when `words` is None, else "not yet" containing `words`."""
+    line = verdict(exercise_id, *answers)
+    if words is None:
+        assert line.startswith(f"{exercise_id} correct: "), line
+    else:
+        assert line.startswith(f"{exercise_id} not yet: ") and words in line, line
+
+
+@pytest.mark.parametrize("make_answers, words", [
+    (lambda o: (o["cat"][:, :, 1], "green"), None),
+    (lambda o: (images.grayscale_channel(o["cat"], 1), " Green "), None),
+    (lambda o: (o["cat"], "green"), "still the whole colour image"),
+    (lambda o: (o["cat"][1], "green"), "one row of pixels: cat[1] takes row 1"),
+    (lambda o: (o["cat"][:, 1], "green"), "one column of pixels"),
+    (lambda o: (o["cat"][:, :, 1].T, "green"), "2-D with the cat's height and width, (300, 451), got (451, 300)"),
+    (lambda o: (o["cat"][:, :, 0], "green"), "this is the red channel (index 0)"),
+    (lambda o: (o["cat"][:, :, 2], "green"), "this is the blue channel (index 2)"),
+    (lambda o: (o["cat"][:, :, 1] / 255, "green"), "scaled to 0-1"),
+    (lambda o: (o["lum"], "green"), "the luminosity version itself"),
+    (lambda o: (o["cat"][::-1, :, 1], "green"), "differs from the cat's green channel"),
+    (lambda o: (o["cat"][:, :, 1], "red"), "measure it rather than judge by eye"),
+    (lambda o: (o["cat"][:, :, 1], "blue"), '`closer` should be "green" or "red", got \'blue\''),
+    (lambda o: ("cat[:, :, 1]", "green"), "`green` should be an array of numbers, got str"),
+    (lambda o: (o["cat"][:, :, 1], ...), "`closer` still holds a blank"),
+])
+def test_01_1_green_channel(ch01, make_answers, words):
+    expect("01.1", make_answers(ch01), words)
+
+
+@pytest.mark.parametrize("make_answers, words", [
+    (lambda o: ((400, 600, 3), o["coffee"][100, 250]), None),
+    (lambda o: (o["coffee"].shape, tuple(int(v) for v in o["coffee"][100, 250])), None),
+    (lambda o: ([400, 600, 3], list(o["coffee"][100, 250])), None),
+    (lambda o: ((600, 400, 3), o["coffee"][100, 250]), "(600, 400, 3) is (width, height, channels)"),
+    (lambda o: ((600, 400), o["coffee"][100, 250]), "Pillow's Image.size, (width, height)"),
+    (lambda o: ((400, 600), o["coffee"][100, 250]), "leaves out the channels"),
+    (lambda o: ((400, 600, 4), o["coffee"][100, 250]), "is not the photo's shape"),
+    (lambda o: ("400 x 600", o["coffee"][100, 250]), "should be a tuple of whole numbers"),
+    (lambda o: ((400, 600, 3), o["coffee"][250, 100]), "x and y are swapped"),
+    (lambda o: ((400, 600, 3), o["coffee"][100]), "a whole row of pixels"),
+    (lambda o: ((400, 600, 3), o["coffee"][:, 250]), "a whole column of pixels"),
+    (lambda o: ((400, 600, 3), o["coffee"][100, 250, 0]), "should be 3 numbers (R, G, B), got shape ()"),
+    (lambda o: ((400, 600, 3), o["coffee"][0, 0]), "is not the value at x = 250, y = 100"),
+])
+def test_01_2_shape_and_pixel(ch01, make_answers, words):
+    expect("01.2", make_answers(ch01), words)
+
+
+def test_01_2_the_swapped_pixel_really_differs(ch01):
+    assert not np.array_equal(ch01["coffee"][100, 250], ch01["coffee"][250, 100])
+
+
+@pytest.mark.parametrize("make_answers, words", [
+    (lambda o: (np.clip(o["util"].img_as_float32(o["cat"]) * 1.5, 0, 1),), None),
+    (lambda o: (np.clip(o["cat"] / 255 * 1.5, 0, 1),), None),
+    (lambda o: (o["cat"] * 1.5,), "values run up to 346.5: still the 0-255 scale"),
+    (lambda o: (np.clip(o["cat"] * 1.5, 0, 255),), "still the 0-255 scale"),
+    (lambda o: (o["cat"] / 255 * 1.5,), "values go up to 1.36: matplotlib would clip them for display only"),
+    (lambda o: (np.clip(o["cat"] / 255, 0, 1) * 1.5,), "clip the array yourself"),
+    (lambda o: ((o["cat"] * 1.5).astype(np.uint8),), "has dtype uint8"),
+    (lambda o: (o["cat"] / 255,), "not brighter: multiply by 1.5"),
+    (lambda o: (np.clip(o["cat"] / 255 * 2, 0, 1),), "differs from 1.5 x the cat in 0-1, clipped"),
+    (lambda o: (np.clip(o["cat"] / 255 * 1.5, 0, 1) - 0.5,), "values go down to -0.50"),
+    (lambda o: (np.clip(o["cat"] / 255 * 1.5, 0, 1)[:, :, 0],), "should have the cat's shape (300, 451, 3)"),
+])
+def test_01_3_brighter_and_clipped(ch01, make_answers, words):
+    expect("01.3", make_answers(ch01), words)
+
+
+@pytest.mark.parametrize("make_answers, words", [
+    (lambda o: (images.resize(o["lum"], height=28, width=28),), None),
+    (lambda o: (images.resize(o["lum"] / 255, height=28, width=28),), None),
+    (lambda o: (images.grayscale_mean(images.resize(o["cat"], 28, 28)),), None),
+    (lambda o: (images.resize(o["cat"][:, :, 0], 28, 28),), None),
+    (lambda o: (o["lum"][::11, ::16][:28, :28],), None),  # plain subsampling is a (rough) resize too
+    (lambda o: (images.resize(o["cat"], 28, 28),), "still 3 colour channels"),
+    (lambda o: (o["lum"][:28, :28],), "did you crop (cat[:28, :28]) instead of resizing?"),
+    (lambda o: (images.resize(o["lum"], 28, 28).T,), "the cat transposed"),
+    (lambda o: (images.resize(o["lum"], 28, 30),), "should have shape (28, 28), got (28, 30)"),
+])
+def test_01_4_tiny_gray_cat(ch01, make_answers, words):
+    expect("01.4", make_answers(ch01), words)
+
+
+@pytest.mark.parametrize("make_answers, words", [
+    (lambda o: (np.unravel_index(np.argmax(o["lum"]), o["lum"].shape),), None),
+    (lambda o: ([64, 1],), None),
+    (lambda o: (np.array([64, 1]),), None),
+    (lambda o: (np.argmax(o["lum"]),), "is an index into the 135,300 pixels of the flattened image"),
+    (lambda o: ((1, 64),), "(1, 64) is (column, row): x and y are swapped"),
+    (lambda o: ((0, 0),), "the pixel at (0, 0) has brightness 125.1, the brightest has 194.2"),
+    (lambda o: ((500, 2),), "lies outside the image, which has 300 rows and 451 columns"),
+    (lambda o: ((64.0, 1.0),), "should be two whole numbers"),
+    (lambda o: ((64, 1, 0),), "should be two whole numbers"),
+])
+def test_01_5_brightest_pixel(ch01, make_answers, words):
+    expect("01.5", make_answers(ch01), words)
+
+
+def test_01_5_the_brightest_pixel_is_unique_and_its_swap_is_inside_the_image(ch01):
+    lum = ch01["lum"]
+    assert (lum == lum.max()).sum() == 1 and np.unravel_index(np.argmax(lum), lum.shape) == (64, 1)
+
+
+def test_01_1_green_is_really_closer_to_luminosity_than_red(ch01):
+    cat, lum = ch01["cat"], ch01["lum"]
+    assert np.abs(cat[:, :, 1] - lum).mean() < np.abs(cat[:, :, 0] - lum).mean() / 2
+
+
+# --- chapter 02 ------------------------------------------------------------------------------
+
+V = np.array([[1, 0, -1], [1, 0, -1], [1, 0, -1]])
+A = np.array([[1, 2, 0], [0, 1, 3], [-1, 0, 2]])
+
+
+def gaussian(sigma=1.0, size=5):
+    bell = np.exp(-np.arange(-(size // 2), size // 2 + 1) ** 2 / (2 * sigma**2))
+    return np.outer(bell, bell) / np.outer(bell, bell).sum()
+
+
+@pytest.mark.parametrize("answer, words", [
+    (V.T, None), (np.rot90(V), None), (np.rot90(V, -1), None), ([[1, 1, 1], [0, 0, 0], [-1, -1, -1]], None),
+    (V, "the vertical edge kernel, not turned"),
+    (V[:, ::-1], "the vertical edge kernel, not turned (a left-right flip only reverses its sign)"),
+    (np.array([[-1, -2, -1], [0, 0, 0], [1, 2, 1]]), "this is Sobel y"),
+    (np.ones((3, 3)), "it answers 9 on a horizontal edge and 9 on a vertical one"),
+    (np.array([1, 0, -1]), "should be a 3 x 3 array like the vertical edge kernel, got shape (3,)"),
+])
+def test_02_1_horizontal_edge_kernel(answer, words):
+    expect("02.1", (answer,), words)
+
+
+@pytest.mark.parametrize("answers, words", [
+    ((112, 55), None), ((112.0, 55.0), None), ((np.int64(112), np.int64(55)), None),
+    ((109, 54), 'the size for padding="valid"'),
+    ((224, 111), '"same" keeps the size only with stride 1'),
+    ((218, 108), "224 - 7 + 1 ignores both the padding and the stride"),
+    ((100, 50), 'with padding="same" the size is ceil(n / stride)'),
+    ((112, 56), 'MaxPooling2D pads "valid" by default'),
+    ((112, 110), "112 - 3 + 1 ignores the stride of 2"),
+    ((112, 54), "starts from the wrong size"),
+    ((112, 60), "floor((n - k) / stride) + 1"),
+    (((None, 112, 112, 64), 55), "(a Keras shape? take one entry of it)"),
+    (("112", 55), "`after_conv` should be a number, got str"),
+    ((112, ...), "`after_pool` still holds a blank"),
+])
+def test_02_2_output_sizes(answers, words):
+    expect("02.2", answers, words)
+
+
+def built(layer, channels=32):
+    layer.build((None, 28, 28, channels))
+    return layer
+
+
+@pytest.mark.parametrize("make_answers, words", [
+    (lambda k: (18_496, built(k.layers.Conv2D(64, 3))), None),
+    (lambda k: (3 * 3 * 32 * 64 + 64, built(k.layers.Conv2D(filters=64, kernel_size=(3, 3)))), None),
+    (lambda k: (18_432, built(k.layers.Conv2D(64, 3))), "counts the weights, but not the 64 biases"),
+    (lambda k: (640, built(k.layers.Conv2D(64, 3))), "leaves out the 32 input channels"),
+    (lambda k: (1_792, built(k.layers.Conv2D(64, 3))), "is for an RGB input with 3 channels"),
+    (lambda k: (18_464, built(k.layers.Conv2D(64, 3))), "one per filter (64), not one per input channel"),
+    (lambda k: (288, built(k.layers.Conv2D(64, 3))), "is one filter's weights"),
+    (lambda k: (1_000, built(k.layers.Conv2D(64, 3))), "(kernel height x width x input channels + 1 bias) x filters"),
+    (lambda k: (None, built(k.layers.Conv2D(64, 3))), "`params` is None"),
+    (lambda k: (18_496, k.layers.Conv2D(64, 3).build((None, 28, 28, 32))), "build(...) builds the layer in place and returns None"),
+    (lambda k: (18_496, k.layers.Conv2D(64, 3)), "not built yet"),
+    (lambda k: (18_496, built(k.layers.Conv2D(64, 3), channels=3)), "built for 3 input channels"),
+    (lambda k: (18_496, built(k.layers.Conv2D(32, 3))), "has 32 filters of size (3, 3)"),
+    (lambda k: (18_496, built(k.layers.Conv2D(64, 5))), "filters of size (5, 5)"),
+    (lambda k: (18_496, built(k.layers.Dense(64))), "should be a keras.layers.Conv2D, got Dense"),
+    (lambda k: (18_496, built(k.layers.Conv2D(64, 3, use_bias=False))), "use_bias=False?"),
+    (lambda k: (18_496, ...), "`layer` still holds a blank"),
+])
+def test_02_3_parameters_of_a_conv_layer(make_answers, words):
+    import keras
+
+    expect("02.3", make_answers(keras), words)
+
+
+def test_02_3_none_for_both_answers_is_an_answer_not_a_blank():
+    assert verdict("02.3", None, None) == "02.3 not yet: `params` is None: give the number you predict, e.g. 3 * 3 * 32 * 64 + ..."
+
+
+@pytest.mark.parametrize("answers, words", [
+    ((gaussian(), "gaussian"), None), ((gaussian(2.0), " Gaussian"), None), ((gaussian(0.5).tolist(), "gaussian"), None),
+    ((gaussian() * 7, "gaussian"), "the weights sum to 7: divide by kernel.sum()"),
+    ((np.ones((5, 5)) / 25, "gaussian"), "all weights are equal: that is the box blur"),
+    ((gaussian()[2] / gaussian()[2].sum(), "gaussian"), "is 1-D, shape (5,)"),
+    ((gaussian(size=3), "gaussian"), "should be 5 x 5, got shape (3, 3)"),
+    ((np.pad([[0, -1, 0], [-1, 5, -1], [0, -1, 0]], 1), "gaussian"), "some weights are negative"),
+    ((np.roll(gaussian(), 1, axis=1), "gaussian"), "the largest weight is at (2, 3)"),
+    ((np.outer([1, 2, 3, 2, 1], [1, 3, 9, 3, 1]) / 153, "gaussian"), "the kernel is not symmetric"),
+    ((np.outer([2, 1, 3, 1, 2], [2, 1, 3, 1, 2]) / 81, "gaussian"), "do not fall off from the centre"),
+    ((gaussian(), "box"), "measure it: filter a sharp edge"),
+    ((gaussian(), "sharp"), '`crisper` should be "gaussian" or "box", got \'sharp\''),
+])
+def test_02_4_gaussian_kernel(answers, words):
+    expect("02.4", answers, words)
+
+
+def test_02_4_a_gaussian_keeps_a_step_edge_steeper_than_the_box():
+    edge = np.repeat([[0.0] * 8 + [255.0] * 8], 16, axis=0)
+    steepest = {name: np.abs(np.diff(images.correlate2d(edge, kernel), axis=1)).max()
+                for name, kernel in (("gaussian", gaussian()), ("wide gaussian", gaussian(3.0)),
+                                     ("box", np.ones((5, 5)) / 25))}
+    assert steepest["gaussian"] > steepest["wide gaussian"] > steepest["box"]
+
+
+@pytest.mark.parametrize("answer, words", [
+    (A[::-1, ::-1], None), (np.rot90(A, 2), None), (np.flip(A), None),
+    (A, "this is `asymmetric` unchanged"),
+    (A.T, "this is `asymmetric` transposed (mirrored across its diagonal)"),
+    (A[::-1], "flipped upside down only"),
+    (A[:, ::-1], "flipped left to right only"),
+    (np.rot90(A), "turned by a quarter turn"), (np.rot90(A, -1), "turned by a quarter turn"),
+    (np.zeros((3, 3)), "does not compute convolve2d(x, asymmetric)"),
+    (A[:2], "should be 3 x 3 like `asymmetric`, got shape (2, 3)"),
+])
+def test_02_5_the_kernel_flip(answer, words):
+    expect("02.5", (answer,), words)
+
+
+def test_02_5_the_reference_really_turns_correlation_into_convolution(rng):
+    x = rng.integers(0, 9, size=(6, 7))
+    assert np.array_equal(images.correlate2d(x, A[::-1, ::-1]), images.convolve2d(x, A))
+    assert not np.array_equal(images.correlate2d(x, A.T), images.convolve2d(x, A))
+
+
+def test_a_replaced_exercise_keeps_its_check(registry):
+    changed = dataclasses.replace(registry.get("99.1"), solution="answer = 41")
+    assert changed.checker is registry.get("99.1").checker and changed.solution == "answer = 41"
