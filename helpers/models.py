@@ -40,13 +40,13 @@ def describe_graph(model: Any) -> str:
     """The model's graph as text: one line per layer with its type, output shape and the layers it reads."""
     inputs = layer_inputs(model)
     outputs = {history[0] for history in _output_histories(model.get_config()["output_layers"])}
-    lines = []
-    for layer in model.layers:
-        shape = tuple(layer.output.shape)
-        source = ", ".join(inputs[layer.name]) or "(model input)"
-        mark = "  -> model output" if layer.name in outputs else ""
-        lines.append(f"{layer.name:<12} {type(layer).__name__:<14} {str(shape):<20} <- {source}{mark}")
-    return "\n".join(lines)
+    rows = [(layer.name, type(layer).__name__, str(tuple(layer.output.shape)),
+             ", ".join(inputs[layer.name]) or "(model input)", "  -> model output" if layer.name in outputs else "")
+            for layer in model.layers]
+    # Each column as wide as its longest entry, so long layer names do not push the next columns out of line.
+    widths = [max(len(row[column]) for row in rows) for column in range(3)]
+    return "\n".join(f"{name:<{widths[0]}}  {kind:<{widths[1]}}  {shape:<{widths[2]}}  <- {source}{mark}"
+                     for name, kind, shape, source, mark in rows)
 
 
 def can_plot_model() -> bool:

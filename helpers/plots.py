@@ -130,7 +130,7 @@ def show_matrix(matrix: np.ndarray, title: str = "", ax: plt.Axes | None = None,
     return fig
 
 
-def channel_histograms(image: np.ndarray, bins: int = 64, title: str = "Channel histograms") -> Figure:
+def channel_histograms(image: np.ndarray, bins: int | np.ndarray = 64, title: str = "Channel histograms") -> Figure:
     """Histograms of the R, G and B values (or of the gray values) of one image."""
     check_image(image)
     fig, ax = plt.subplots(figsize=(7, 3.2))
@@ -233,8 +233,8 @@ def _class_name(class_names: Sequence[str] | None, index: int) -> str:
 
 
 def plot_confusion_matrix(matrix: np.ndarray, class_names: Sequence[str], title: str = "Confusion matrix",
-                          normalize: bool = False) -> Figure:
-    """sklearn's ConfusionMatrixDisplay sized to the class count, with rotated names and optional row shares."""
+                          normalize: bool = False, mistakes_only: bool = False) -> Figure:
+    """sklearn's ConfusionMatrixDisplay sized to the classes; optionally row shares, or colour on the mistakes only."""
     from sklearn.metrics import ConfusionMatrixDisplay
 
     matrix = np.asarray(matrix)
@@ -247,7 +247,20 @@ def plot_confusion_matrix(matrix: np.ndarray, class_names: Sequence[str], title:
     fig, ax = plt.subplots(figsize=(size + 1, size))
     display = ConfusionMatrixDisplay(shown, display_labels=[str(n) for n in class_names])
     display.plot(ax=ax, cmap="Blues", values_format=".2f" if normalize else "d", xticks_rotation=45, colorbar=False)
-    fig.colorbar(display.im_, ax=ax, fraction=0.046, pad=0.04, label="share of the row" if normalize else "count")
+    label = "share of the row" if normalize else "count"
+    if mistakes_only:
+        # The diagonal (right answers) keeps its numbers but no colour; the mistakes get the whole scale.
+        diagonal = np.eye(len(shown), dtype=bool)
+        mistakes = np.ma.masked_array(shown, mask=diagonal)
+        top = max(float(np.max(shown[~diagonal], initial=0)), 1e-9 if normalize else 1.0)
+        display.im_.set(data=mistakes, cmap=plt.get_cmap("Reds").with_extremes(bad="whitesmoke"), clim=(0, top))
+        for (row, column), text in np.ndenumerate(display.text_):
+            text.set_color("white" if row != column and shown[row, column] > 0.6 * top else "black")
+        label = f"mistakes: {label} (diagonal not coloured)"
+    bar = fig.colorbar(display.im_, ax=ax, fraction=0.046, pad=0.04, label=label)
+    if not normalize:
+        bar.locator = MaxNLocator(integer=True)
+        bar.update_ticks()
     for text in display.text_.flat:
         text.set_fontsize(8)
     ax.set_xlabel("predicted class")
@@ -283,21 +296,25 @@ def show_predictions(images: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray,
 def show_misclassified(images: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray,
                        class_names: Sequence[str] | None = None, limit: int = 24, ncols: int = 8,
                        suptitle: str = "") -> Figure:
-    """The first `limit` misclassified images, titled "true / predicted" in red."""
+    """The first `limit` misclassified images, titled "true / predicted" in red; the default suptitle counts all."""
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     if y_true.shape != y_pred.shape:
         raise ValueError(f"y_true has shape {y_true.shape} but y_pred has {y_pred.shape}")
+    if isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1:
+        raise ValueError(f"limit must be an int >= 1, got {limit!r}")
     wrong = np.flatnonzero(y_true != y_pred)[:limit]
     if len(wrong) == 0:
         raise ValueError("no misclassified examples: every prediction is right")
-    title = suptitle or f"{len(wrong)} misclassified: true / predicted"
+    total = int(np.sum(y_true != y_pred))
+    shown = f"{len(wrong)}" if len(wrong) == total else f"The first {len(wrong)} of {total}"
+    title = suptitle or f"{shown} misclassified: true / predicted"
     return show_predictions(np.asarray(images)[wrong], y_true[wrong], y_pred[wrong], class_names,
                             ncols=ncols, suptitle=title)
 
 
 def probability_bars(probabilities: np.ndarray, class_names: Sequence[str], true_class: int | None = None,
                      title: str = "Predicted probabilities", image: np.ndarray | None = None) -> Figure:
-    """One prediction as a bar per class (predicted in blue, the true one if wrong in red), beside its image if given."""
+    """One prediction as a bar per class (predicted blue, true class red if wrong, with a legend), beside its image."""
     probabilities = np.asarray(probabilities, dtype=float)
     if probabilities.ndim != 1 or len(probabilities) != len(class_names):
         raise ValueError(f"expected {len(class_names)} probabilities in a 1-D array, got shape {probabilities.shape}")
@@ -318,7 +335,16 @@ def probability_bars(probabilities: np.ndarray, class_names: Sequence[str], true
         check_image(np.asarray(image), "image")
         fig, (picture, ax) = plt.subplots(1, 2, figsize=(width + 3, 3), gridspec_kw={"width_ratios": [3, width]})
         _imshow(picture, np.asarray(image), "input")
-    ax.bar(range(len(class_names)), probabilities, color=colours)
+    bars = ax.bar(range(len(class_names)), probabilities, color=colours)
+    if true_class is not None:
+        roles = {"predicted class" + (" (right)" if true_class == predicted else " (wrong)"): bars[predicted]}
+        if true_class != predicted:
+            roles["true class"] = bars[true_class]
+        others = [bar for index, bar in enumerate(bars) if index not in (predicted, true_class)]
+        if others:
+            roles["other classes"] = others[0]
+        # Outside the bars, to the right, so it never covers one.
+        ax.legend(roles.values(), roles.keys(), loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)
     ax.set_xticks(range(len(class_names)), [str(n) for n in class_names],
                   rotation=45 if max(len(str(n)) for n in class_names) > 2 else 0, ha="right" if
                   max(len(str(n)) for n in class_names) > 2 else "center")

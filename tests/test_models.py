@@ -51,6 +51,17 @@ def test_describe_graph_lines():
     assert not lines[2].endswith("model output")
 
 
+def test_describe_graph_columns_line_up_with_long_layer_names():
+    image = keras.Input((4,), name="x")
+    features = keras.layers.Dense(3, name="a_rather_long_layer_name")(image)
+    both = keras.layers.Concatenate(name="features_and_inputs")([features, image])
+    lines = models.describe_graph(keras.Model(image, keras.layers.Dense(1, name="out")(both))).splitlines()
+    for column in ("Dense", "(None, ", "<- "):  # every column starts at the same place on every line
+        starts = {line.index(column) for line in lines if column in line}
+        assert len(starts) == 1, (column, lines)
+    assert lines[1].startswith("a_rather_long_layer_name  Dense")
+
+
 def test_describe_graph_with_dict_and_single_outputs():
     image = keras.Input((4,), name="x")
     head = keras.layers.Dense(2, name="head")(image)

@@ -138,6 +138,21 @@ def test_plot_confusion_matrix_counts_and_shares():
     assert fig.axes[1].get_ylabel() == "share of the row"
 
 
+def test_plot_confusion_matrix_can_colour_only_the_mistakes():
+    matrix = np.array([[90, 4, 0], [1, 95, 0], [2, 0, 88]])
+    fig = plots.plot_confusion_matrix(matrix, ["a", "b", "c"], mistakes_only=True)
+    image = fig.axes[0].images[0]
+    assert image.get_clim() == (0, 4)  # the scale runs from 0 to the largest mistake, not to the diagonal's 95
+    assert list(np.ma.getmaskarray(image.get_array()).diagonal()) == [True] * 3  # the diagonal is not coloured
+    assert [t.get_text() for t in fig.axes[0].texts][:3] == ["90", "4", "0"]  # every count is still written
+    assert fig.axes[1].get_ylabel() == "mistakes: count (diagonal not coloured)"
+    assert all(float(tick).is_integer() for tick in fig.axes[1].get_yticks())
+    shares = plots.plot_confusion_matrix(matrix, ["a", "b", "c"], normalize=True, mistakes_only=True)
+    assert shares.axes[0].images[0].get_clim()[1] == pytest.approx(4 / 94)
+    perfect = plots.plot_confusion_matrix(np.diag([3, 4]), ["a", "b"], mistakes_only=True)
+    assert perfect.axes[0].images[0].get_clim() == (0, 1)  # no mistakes: still a scale from 0
+
+
 def test_plot_confusion_matrix_bad_input():
     with pytest.raises(ValueError, match="must be square"):
         plots.plot_confusion_matrix(np.zeros((2, 3), dtype=int), ["a", "b"])
@@ -169,7 +184,12 @@ def test_show_misclassified_keeps_only_the_wrong_ones():
     assert [ax.get_title() for ax in shown] == ["1 / 9", "3 / 8"]
     assert shown[0].images[0].get_array()[0, 0] == 1  # the image belongs to its title
     assert all(ax.title.get_color() == "red" for ax in shown)
-    assert fig.get_suptitle() == "2 misclassified: true / predicted"
+    assert fig.get_suptitle() == "The first 2 of 3 misclassified: true / predicted"
+    everything = plots.show_misclassified(images, np.array([0, 1, 2, 3, 4]), np.array([0, 9, 2, 8, 7]))
+    assert everything.get_suptitle() == "3 misclassified: true / predicted"
+    for limit in (0, -1, 2.5, True):
+        with pytest.raises(ValueError, match="limit must be an int >= 1"):
+            plots.show_misclassified(images, np.arange(5), np.arange(5) + 1, limit=limit)
     with pytest.raises(ValueError, match="no misclassified examples"):
         plots.show_misclassified(images, np.arange(5), np.arange(5))
     with pytest.raises(ValueError, match="shape"):
@@ -184,7 +204,13 @@ def test_probability_bars_colours_predicted_and_true():
     colours = [b.get_facecolor() for b in bars]
     assert colours[2][:3] == (1.0, 0.0, 0.0) and colours[1] != colours[0]
     assert fig.axes[0].get_ylabel() == "probability" and fig.axes[0].get_title() == "one image"
-    right = plots.probability_bars(probabilities, ["a", "b", "c"], true_class=np.int64(1)).axes[0].patches
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert legend == ["predicted class (wrong)", "true class", "other classes"]
+    right_fig = plots.probability_bars(probabilities, ["a", "b", "c"], true_class=np.int64(1))
+    assert [t.get_text() for t in right_fig.axes[0].get_legend().get_texts()] == ["predicted class (right)",
+                                                                                   "other classes"]
+    assert plots.probability_bars(probabilities, ["a", "b", "c"]).axes[0].get_legend() is None
+    right = right_fig.axes[0].patches
     assert right[0].get_facecolor() == right[2].get_facecolor()  # no red bar when the prediction is right
     long_names = plots.probability_bars(probabilities, ["shirt", "coat", "bag"])
     assert long_names.axes[0].get_xticklabels()[0].get_rotation() == 45
