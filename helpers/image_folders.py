@@ -45,7 +45,12 @@ def check_file(path: Path) -> str:
             fmt = image.format
             image.load()  # decodes every byte: a truncated file fails here
     except Exception as error:  # Pillow raises many kinds: UnidentifiedImageError, OSError, SyntaxError
-        return f"not decodable: {error}"
+        # Pillow quotes the whole path in some messages (as a repr: backslashes doubled on Windows); the caller
+        # has the path, so keep only the file's name.
+        message = str(error)
+        for spelled in (repr(str(path))[1:-1], str(path)):
+            message = message.replace(spelled, path.name)
+        return f"not decodable: {message}"
     if fmt not in DECODABLE_FORMATS:
         return f"format {fmt} that TensorFlow's decoder does not read"
     return ""

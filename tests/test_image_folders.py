@@ -45,7 +45,8 @@ def test_count_images_needs_a_folder(tmp_path):
 def test_check_file_gives_each_reason(messy_folder, capfd):
     assert image_folders.check_file(messy_folder / "a" / "a0.jpg") == ""
     assert image_folders.check_file(messy_folder / "a" / "empty.jpg") == "empty file (0 bytes)"
-    assert image_folders.check_file(messy_folder / "a" / "notes.jpg").startswith("not decodable: ")
+    assert image_folders.check_file(messy_folder / "a" / "notes.jpg") == \
+        "not decodable: cannot identify image file 'notes.jpg'"  # the file's name, not its (temporary) path
     assert "truncated" in image_folders.check_file(messy_folder / "b" / "truncated.jpg").lower()
     assert image_folders.check_file(messy_folder / "b" / "readme.txt") == \
         "not an image file name (.txt); the loader ignores it"
@@ -53,6 +54,15 @@ def test_check_file_gives_each_reason(messy_folder, capfd):
     assert image_folders.check_file(messy_folder / "b" / "scan.png") == \
         "format TIFF that TensorFlow's decoder does not read"
     assert capfd.readouterr().err == ""  # libjpeg's complaints stay out of the notebook
+
+
+def test_check_file_names_the_file_not_its_folder_even_when_the_path_has_backslashes(tmp_path):
+    odd = tmp_path / "back\\slash" / "odd\\name.jpg"  # a repr doubles these, as it does in Windows paths
+    odd.parent.mkdir()
+    odd.write_text("not a JPEG")
+    reason = image_folders.check_file(odd)
+    assert reason.startswith("not decodable: ") and "odd" in reason
+    assert str(tmp_path) not in reason and "slash" not in reason
 
 
 def test_check_file_without_an_extension(tmp_path):
