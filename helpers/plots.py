@@ -130,9 +130,13 @@ def show_matrix(matrix: np.ndarray, title: str = "", ax: plt.Axes | None = None,
     return fig
 
 
-def channel_histograms(image: np.ndarray, bins: int | np.ndarray = 64, title: str = "Channel histograms") -> Figure:
-    """Histograms of the R, G and B values (or of the gray values) of one image."""
+def channel_histograms(image: np.ndarray, bins: int | np.ndarray | None = None,
+                       title: str = "Channel histograms") -> Figure:
+    """Histograms of the R, G and B (or gray) values; by default one bin per whole value, 64 bins for floats."""
     check_image(image)
+    if bins is None:  # whole numbers: a bin each, so no bin holds more values than its neighbour
+        whole = np.issubdtype(image.dtype, np.integer) or image.dtype == bool
+        bins = np.arange(int(image.min()), int(image.max()) + 2) if whole else 64
     fig, ax = plt.subplots(figsize=(7, 3.2))
     if image.ndim == 2:
         ax.hist(image.ravel(), bins=bins, color="gray")

@@ -4,8 +4,10 @@ reference answer and the wrong answers learners typically give."""
 import dataclasses
 import re
 
+import cv2
 import numpy as np
 import pytest
+from PIL import Image
 
 from helpers import exercises, images
 from helpers.exercises import REGISTRY, Exercise, NotYet, Registry, as_array, as_choice, as_number, is_blank
@@ -274,7 +276,8 @@ def expect(exercise_id, answers, words):
     (lambda o: (o["cat"][:, :, 1] / 255, "green"), "scaled to 0-1"),
     (lambda o: (o["lum"], "green"), "the luminosity version itself"),
     (lambda o: (o["cat"][::-1, :, 1], "green"), "differs from the cat's green channel"),
-    (lambda o: (o["cat"][:, :, 1], "red"), "measure it rather than judge by eye"),
+    (lambda o: (o["cat"][:, :, 1], "red"), "measured, the green channel lies 8.0 gray levels from the luminosity "
+                                           "version on average and the red one 28.2"),
     (lambda o: (o["cat"][:, :, 1], "blue"), '`closer` should be "green" or "red", got \'blue\''),
     (lambda o: ("cat[:, :, 1]", "green"), "`green` should be an array of numbers, got str"),
     (lambda o: (o["cat"][:, :, 1], ...), "`closer` still holds a blank"),
@@ -327,8 +330,15 @@ def test_01_3_brighter_and_clipped(ch01, make_answers, words):
     (lambda o: (images.resize(o["lum"], height=28, width=28),), None),
     (lambda o: (images.resize(o["lum"] / 255, height=28, width=28),), None),
     (lambda o: (images.grayscale_mean(images.resize(o["cat"], 28, 28)),), None),
-    (lambda o: (images.resize(o["cat"][:, :, 0], 28, 28),), None),
+    (lambda o: (images.resize(images.grayscale_luminosity(o["cat"], "skimage") / 255, 28, 28),), None),
+    (lambda o: (np.asarray(Image.fromarray(o["cat"]).convert("L").resize((28, 28))),), None),  # Pillow's L, bicubic
+    (lambda o: (cv2.resize(o["lum"], (28, 28)),), None),  # OpenCV's default, bilinear without averaging
     (lambda o: (o["lum"][::11, ::16][:28, :28],), None),  # plain subsampling is a (rough) resize too
+    (lambda o: (images.resize(o["cat"][:, :, 0], 28, 28),), "`tiny` is the red channel alone (0.2 gray levels"),
+    (lambda o: (images.resize(o["cat"][:, :, 0] / 255, 28, 28),), "is the red channel alone"),
+    (lambda o: (cv2.resize(o["cat"][:, :, 0], (28, 28)),), "is the red channel alone"),
+    (lambda o: (images.resize(o["cat"][:, :, 1], 28, 28),), "is the green channel alone"),
+    (lambda o: (images.resize(o["cat"][:, :, 2], 28, 28),), "is the blue channel alone"),
     (lambda o: (images.resize(o["cat"], 28, 28),), "still 3 colour channels"),
     (lambda o: (o["lum"][:28, :28],), "did you crop (cat[:28, :28]) instead of resizing?"),
     (lambda o: (images.resize(o["lum"], 28, 28).T,), "the cat transposed"),
@@ -336,6 +346,12 @@ def test_01_3_brighter_and_clipped(ch01, make_answers, words):
 ])
 def test_01_4_tiny_gray_cat(ch01, make_answers, words):
     expect("01.4", make_answers(ch01), words)
+
+
+def test_01_4_the_red_channel_is_far_from_every_three_channel_gray(ch01):
+    red = images.resize(ch01["cat"][:, :, 0], 28, 28).astype(float)
+    for gray in (images.grayscale_luminosity(ch01["cat"]), images.grayscale_mean(ch01["cat"])):
+        assert np.abs(red - images.resize(gray, 28, 28)).mean() > 25
 
 
 @pytest.mark.parametrize("make_answers, words", [
@@ -369,13 +385,27 @@ V = np.array([[1, 0, -1], [1, 0, -1], [1, 0, -1]])
 A = np.array([[1, 2, 0], [0, 1, 3], [-1, 0, 2]])
 
 
+def almost_flat(bump):
+    """A 5 x 5 box blur with a small bump in the middle: symmetric and peaked, but hardly a Gaussian."""
+    kernel = np.ones((5, 5)) + np.pad([[bump]], 2)
+    return kernel / kernel.sum()
+
+
+def cone():
+    """A cone 3 - distance from the centre: symmetric, falling off, but in straight lines."""
+    kernel = np.maximum(0, 3 - np.hypot(*np.mgrid[-2:3, -2:3]))
+    return kernel / kernel.sum()
+
+
 def gaussian(sigma=1.0, size=5):
     bell = np.exp(-np.arange(-(size // 2), size // 2 + 1) ** 2 / (2 * sigma**2))
     return np.outer(bell, bell) / np.outer(bell, bell).sum()
 
 
 @pytest.mark.parametrize("answer, words", [
-    (V.T, None), (np.rot90(V), None), (np.rot90(V, -1), None), ([[1, 1, 1], [0, 0, 0], [-1, -1, -1]], None),
+    (V.T, None), (np.rot90(V, -1), None), ([[1, 1, 1], [0, 0, 0], [-1, -1, -1]], None),
+    (np.rot90(V), "this is bottom row minus top row (what np.rot90 gives"),
+    (-V.T, "it finds the same edges with the opposite sign"),
     (V, "the vertical edge kernel, not turned"),
     (V[:, ::-1], "the vertical edge kernel, not turned (a left-right flip only reverses its sign)"),
     (np.array([[-1, -2, -1], [0, 0, 0], [1, 2, 1]]), "this is Sobel y"),
@@ -440,6 +470,13 @@ def test_02_3_none_for_both_answers_is_an_answer_not_a_blank():
 
 @pytest.mark.parametrize("answers, words", [
     ((gaussian(), "gaussian"), None), ((gaussian(2.0), " Gaussian"), None), ((gaussian(0.5).tolist(), "gaussian"), None),
+    ((np.outer([1, 4, 6, 4, 1], [1, 4, 6, 4, 1]) / 256, "gaussian"), None),  # the binomial: OpenCV's 5 x 5 Gaussian
+    ((np.round(gaussian(), 3) / np.round(gaussian(), 3).sum(), "gaussian"), None),  # rounded weights
+    ((almost_flat(0.1), "gaussian"), "the centre weighs only 1.10 times a corner: almost flat"),
+    ((gaussian(5.0), "gaussian"), "the centre weighs only 1.17 times a corner"),
+    ((gaussian(0.3), "gaussian"), "that hardly blurs"),
+    ((np.outer([1, 2, 3, 2, 1], [1, 2, 3, 2, 1]) / 81, "gaussian"), "do not fall off like a bell"),  # a tent
+    ((cone(), "gaussian"), "do not fall off like a bell"),
     ((gaussian() * 7, "gaussian"), "the weights sum to 7: divide by kernel.sum()"),
     ((np.ones((5, 5)) / 25, "gaussian"), "all weights are equal: that is the box blur"),
     ((gaussian()[2] / gaussian()[2].sum(), "gaussian"), "is 1-D, shape (5,)"),

@@ -60,9 +60,12 @@ def _correlation(a: np.ndarray, b: np.ndarray) -> float:
     hint="A channel is the last axis: cat[:, :, 1] (or cat[..., 1]) is green. To compare, take the mean absolute "
          'difference of each channel from gray["luminosity (BT.601)"].',
     scaffold='green = ...  # the green channel of `cat` alone: a 2-D array\n'
-             'closer = ...  # which looks more like the luminosity version: "green" or "red"?',
+             'closer = ...  # which lies closer to the luminosity version, measured: "green" or "red"?',
     solution='green = cat[:, :, 1]\n'
-             'closer = "green"  # luminosity = 0.299 R + 0.587 G + 0.114 B\n'
+             'to_luminosity = {name: np.abs(channel - gray["luminosity (BT.601)"]).mean()\n'
+             '                 for name, channel in (("green", green), ("red", gray["red channel only"]))}\n'
+             'print("mean |channel - luminosity|:", ", ".join(f"{name} {d:.1f}" for name, d in to_luminosity.items()))\n'
+             'closer = min(to_luminosity, key=to_luminosity.get)  # luminosity = 0.299 R + 0.587 G + 0.114 B\n'
              'one_channel = {"green channel only": green, "luminosity (BT.601)": gray["luminosity (BT.601)"],\n'
              '               "red channel only": gray["red channel only"]}\n'
              'fig = plots.compare_images(one_channel, size=3.5, suptitle="which one-channel gray is closest?",\n'
@@ -97,8 +100,11 @@ def green_channel(green, closer):
         raise NotYet(f"`green` differs from the cat's green channel by {difference:.1f} on average: "
                      "take it unchanged, cat[:, :, 1]")
     if as_choice(closer, "closer", ("green", "red")) == "red":
-        raise NotYet('measure it rather than judge by eye: compare np.abs(green - gray["luminosity (BT.601)"]).mean() '
-                     'with the same for gray["red channel only"]')
+        lum = _luminosity()
+        measured = {name: float(np.abs(cat[:, :, index] - lum).mean()) for index, name in ((1, "green"), (0, "red"))}
+        raise NotYet(f"measured, the green channel lies {measured['green']:.1f} gray levels from the luminosity "
+                     f"version on average and the red one {measured['red']:.1f}: compute "
+                     'np.abs(green - gray["luminosity (BT.601)"]).mean() and the same for gray["red channel only"]')
 
 
 @exercise(
@@ -183,29 +189,46 @@ def brighter_cat(brighter):
     "01.4",
     why="28 x 28 = 784 numbers keep a digit's strokes but only the blobs of a photo: the input size limits "
         "what a network can recognise, which is why MNIST (chapter 03) gets away with so few pixels.",
-    hint="Make it gray first (images.grayscale_luminosity), then images.resize(..., height=28, width=28).",
-    scaffold="tiny = ...  # the cat in grayscale, resized to 28 x 28 (the size of an MNIST digit)",
+    hint="Make it gray first with a recipe that weighs all three channels (images.grayscale_luminosity), "
+         "then images.resize(..., height=28, width=28).",
+    scaffold="tiny = ...  # the cat in grayscale (all three channels weighed), resized to 28 x 28",
     solution="tiny = images.resize(images.grayscale_luminosity(cat), height=28, width=28)\n"
              'fig = plots.show_images([cat, tiny], ["300 x 451", "28 x 28, grayscale"], ncols=2, size=3)',
 )
 def tiny_cat(tiny):
-    """The whole cat in grayscale, shrunk to 28 x 28."""
+    """The whole cat in grayscale (a recipe that mixes R, G and B), shrunk to 28 x 28."""
     image = as_array(tiny, "tiny")
     if image.shape == (28, 28, 3) or image.shape == (28, 28, 4):
         raise NotYet(f"`tiny` has shape {image.shape}: still {image.shape[2]} colour channels; make it gray "
                      "first, e.g. images.grayscale_luminosity(cat)")
     if image.shape != (28, 28):
         raise NotYet(f"`tiny` should have shape (28, 28), got {image.shape}")
+    reference = _tiny_grays()["luminosity"]
+    if _correlation(image, reference) < 0.6:
+        if _correlation(image, reference.T) >= 0.6:
+            raise NotYet("`tiny` is the cat transposed (rows and columns swapped): cv2.resize and Pillow take "
+                         "(width, height); images.resize names height and width")
+        raise NotYet(f"`tiny` does not look like the whole cat shrunk (correlation "
+                     f"{_correlation(image, reference):.2f} with a resized gray cat): did you crop (cat[:28, :28]) "
+                     "instead of resizing?")
+    levels = image.astype(np.float64) * (255 if image.max() <= 1 else 1)  # 0-1 answers count too
+    distance = {name: float(np.abs(levels - gray).mean()) for name, gray in _tiny_grays().items()}
+    nearest = min(distance, key=distance.get)
+    if nearest in ("red", "green", "blue"):
+        raise NotYet(f"`tiny` is the {nearest} channel alone ({distance[nearest]:.1f} gray levels from it on "
+                     f"average, {distance['luminosity']:.1f} from the luminosity version): one channel is not the "
+                     "cat's brightness; weigh all three, e.g. images.grayscale_luminosity(cat)")
+
+
+@cache
+def _tiny_grays() -> dict[str, np.ndarray]:
+    """The cat shrunk to 28 x 28 in gray levels 0-255: luminosity, mean, and each channel alone."""
     from helpers import images
 
-    reference = images.resize(_luminosity(), height=28, width=28)
-    if _correlation(image, reference) >= 0.6:
-        return
-    if _correlation(image, reference.T) >= 0.6:
-        raise NotYet("`tiny` is the cat transposed (rows and columns swapped): cv2.resize and Pillow take "
-                     "(width, height); images.resize names height and width")
-    raise NotYet(f"`tiny` does not look like the whole cat shrunk (correlation {_correlation(image, reference):.2f} "
-                 "with a resized gray cat): did you crop (cat[:28, :28]) instead of resizing?")
+    cat = _cat()
+    grays = {"luminosity": _luminosity(), "mean": images.grayscale_mean(cat)}
+    grays.update((name, cat[:, :, index].astype(np.float64)) for index, name in enumerate(("red", "green", "blue")))
+    return {name: images.resize(gray, height=28, width=28).astype(np.float64) for name, gray in grays.items()}
 
 
 @exercise(

@@ -9,6 +9,28 @@ from helpers.exercises import NotYet, as_array, as_choice, as_number, exercise
 VERTICAL_EDGE = np.array([[1, 0, -1], [1, 0, -1], [1, 0, -1]], dtype=np.float64)
 SOBEL_Y = np.array([[-1, -2, -1], [0, 0, 0], [1, 2, 1]], dtype=np.float64)
 ASYMMETRIC = np.array([[1, 2, 0], [0, 1, 3], [-1, 0, 2]], dtype=np.float64)
+# 02.4: a 5 x 5 Gaussian blur with a standard deviation of 0.5 to 2 pixels. The limits leave a margin: a centre
+# weighing less than 2.5 times a corner is almost flat (standard deviation above 2.09), a centre holding more than
+# 0.75 of the weight hardly blurs (below 0.44); the shape must match exp(-(x**2 + y**2) / (2 sigma**2)) within 3%
+# of the centre weight (OpenCV's 5 x 5 Gaussian, the binomial 1-4-6-4-1, does within 1.9%; a tent 1-2-3-2-1 not).
+MIN_CENTRE_TO_CORNER = 2.5
+MAX_CENTRE_WEIGHT = 0.75
+GAUSSIAN_TOLERANCE = 0.03
+
+
+def _gaussian_kernel(sigma: float, size: int = 5) -> np.ndarray:
+    """A size x size Gaussian kernel with standard deviation `sigma` pixels, weights summing to 1."""
+    bell = np.exp(-np.arange(-(size // 2), size // 2 + 1) ** 2 / (2 * sigma**2))
+    kernel = np.outer(bell, bell)
+    return kernel / kernel.sum()
+
+
+def _closest_gaussian(kernel: np.ndarray) -> tuple[float, float]:
+    """The standard deviation of the Gaussian closest to `kernel`, and their largest difference / centre weight."""
+    sigmas = np.geomspace(0.2, 50, 1200)
+    errors = [float(np.abs(kernel - _gaussian_kernel(sigma, kernel.shape[0])).max() / kernel.max()) for sigma in sigmas]
+    best = int(np.argmin(errors))
+    return float(sigmas[best]), errors[best]
 
 
 def _step_edges(size: int = 9) -> dict[str, np.ndarray]:
@@ -27,30 +49,36 @@ def _edge_responses(kernel: np.ndarray) -> dict[str, float]:
 
 @exercise(
     "02.1",
-    why="Turning a kernel by 90 degrees turns the direction of the edges it finds; the first layer of a CNN "
+    why="Swapping a kernel's rows and columns turns the direction of the edges it finds; the first layer of a CNN "
         "learns kernels like these, for many directions at once.",
-    hint='Turning a square by 90 degrees makes its columns rows: try KERNELS["vertical edge"].T or np.rot90.',
-    scaffold="horizontal = ...  # the vertical edge kernel turned by 90 degrees: a 3 x 3 array",
+    hint="Swapping rows and columns is a transpose (in NumPy, `.T`); np.rot90 turns anticlockwise instead, which "
+         "here also flips the sign: bottom minus top.",
+    scaffold="horizontal = ...  # the vertical edge kernel with rows and columns swapped: top row minus bottom row",
     solution='horizontal = KERNELS["vertical edge"].T\n'
-             'fig = plots.show_kernel_effect(photo, horizontal, images.apply_kernel(photo, horizontal),\n'
-             '                               name="horizontal edge")',
+             'fig = plots.show_on_one_scale([filtered["vertical edge"], images.apply_kernel(photo, horizontal)],\n'
+             '                              ["vertical edge", "horizontal edge"], ncols=2, size=3.2, signed=True,\n'
+             '                              label="output value")',
 )
 def horizontal_edge(horizontal):
-    """The vertical edge kernel turned by 90 degrees."""
+    """The vertical edge kernel with rows and columns swapped: top row minus bottom row."""
     kernel = as_array(horizontal, "horizontal")
     if kernel.shape != (3, 3):
         raise NotYet(f"`horizontal` should be a 3 x 3 array like the vertical edge kernel, got shape {kernel.shape}")
-    if np.array_equal(kernel, VERTICAL_EDGE.T) or np.array_equal(kernel, -VERTICAL_EDGE.T):
+    if np.array_equal(kernel, VERTICAL_EDGE.T):
         return
+    if np.array_equal(kernel, -VERTICAL_EDGE.T):
+        raise NotYet("this is bottom row minus top row (what np.rot90 gives: a quarter turn anticlockwise also "
+                     "reverses the sign): it finds the same edges with the opposite sign; swap rows and columns "
+                     "instead (.T), so the top row holds the 1s")
     if np.array_equal(kernel, VERTICAL_EDGE) or np.array_equal(kernel, -VERTICAL_EDGE):
         raise NotYet("this is the vertical edge kernel, not turned (a left-right flip only reverses its sign); "
-                     "turn it by 90 degrees")
+                     "swap its rows and columns")
     if np.array_equal(np.abs(kernel), np.abs(SOBEL_Y)):
         raise NotYet("this is Sobel y: a horizontal edge detector too, but weighted 1-2-1; the vertical edge "
-                     "kernel turned by 90 degrees has equal weights")
+                     "kernel with rows and columns swapped has equal weights")
     response = _edge_responses(kernel)
     raise NotYet(f"it answers {response['horizontal']:g} on a horizontal edge and {response['vertical']:g} on a "
-                 "vertical one; the turned kernel has rows of 1, 0 and -1 and finds only horizontal edges")
+                 "vertical one; the swapped kernel has rows of 1, 0 and -1 and finds only horizontal edges")
 
 
 @exercise(
@@ -144,8 +172,9 @@ def conv_parameters(params, layer):
     "02.4",
     why="A Gaussian weighs near pixels more than far ones, so it smooths noise while smearing an edge less than "
         "the box's flat average: that is why edge detectors such as Canny blur with a Gaussian first.",
-    hint="Take g = np.exp(-x**2 / 2) at x = -2..2, make it 2-D with np.outer(g, g), then divide by its sum.",
-    scaffold="gaussian = ...  # a 5 x 5 Gaussian blur kernel whose weights sum to 1\n"
+    hint="Take g = np.exp(-x**2 / (2 * sigma**2)) at x = -2..2 with sigma = 1, make it 2-D with np.outer(g, g), "
+         "then divide by its sum.",
+    scaffold="gaussian = ...  # a 5 x 5 Gaussian blur kernel (standard deviation 0.5 to 2 pixels), weights summing to 1\n"
              'crisper = ...  # which keeps edges crisper: "gaussian" or "box"?',
     solution="offsets = np.arange(-2, 3)\n"
              "bell = np.exp(-offsets**2 / 2)  # a Gaussian with a standard deviation of 1 pixel\n"
@@ -156,7 +185,7 @@ def conv_parameters(params, layer):
              'fig = plots.compare_images(blurred, size=3.5, suptitle="two 5x5 blurs", vmin=0, vmax=255)',
 )
 def gaussian_blur(gaussian, crisper):
-    """A normalised 5 x 5 Gaussian kernel, and which blur keeps edges crisper."""
+    """A normalised 5 x 5 Gaussian kernel with a standard deviation of 0.5 to 2 pixels, and the crisper blur."""
     kernel = as_array(gaussian, "gaussian")
     if kernel.shape == (5,):
         raise NotYet("`gaussian` is 1-D, shape (5,): make it 5 x 5 with np.outer(g, g)")
@@ -178,6 +207,19 @@ def gaussian_blur(gaussian, crisper):
     middle = kernel[2]
     if not (middle[0] <= middle[1] <= middle[2]):
         raise NotYet("the weights do not fall off from the centre outwards along the middle row")
+    ratio = kernel[2, 2] / kernel[0, 0] if kernel[0, 0] > 0 else np.inf
+    if ratio < MIN_CENTRE_TO_CORNER:
+        raise NotYet(f"the centre weighs only {ratio:.2f} times a corner: almost flat, so it blurs nearly like the "
+                     f"box; a Gaussian weighs the centre {np.exp(4):.0f} times a corner with a standard deviation of 1 pixel, "
+                     f"{np.exp(1):.2f} times with 2 pixels")
+    if kernel[2, 2] > MAX_CENTRE_WEIGHT:
+        raise NotYet(f"the centre holds {kernel[2, 2]:.2f} of the weight: that hardly blurs (a standard deviation "
+                     "below 0.5 pixels); take one of about 1 pixel")
+    sigma, error = _closest_gaussian(kernel)
+    if error > GAUSSIAN_TOLERANCE:
+        raise NotYet(f"the weights do not fall off like a bell: the closest Gaussian (standard deviation "
+                     f"{sigma:.2f} pixels) differs by up to {error:.0%} of the centre weight; a Gaussian's weights "
+                     "are exp(-(x**2 + y**2) / (2 * sigma**2)), divided by their sum")
     if as_choice(crisper, "crisper", ("gaussian", "box")) == "box":
         raise NotYet("measure it: filter a sharp edge, e.g. np.repeat([[0.0] * 8 + [255.0] * 8], 16, axis=0), "
                      "with both kernels and compare the biggest step between neighbouring pixels")
