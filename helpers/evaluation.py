@@ -31,10 +31,13 @@ def _pair(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return y_true, y_pred
 
 
-def most_confused(matrix: np.ndarray, class_names: Sequence[str], top: int = 5) -> list[tuple[str, str, int]]:
-    """The `top` largest off-diagonal cells of a confusion matrix as (true name, predicted name, count), largest first."""
+def most_confused(matrix: np.ndarray, class_names: Sequence[str], top: int = 5,
+                  keep_ties: bool = False) -> list[tuple[str, str, int]]:
+    """The `top` largest off-diagonal cells as (true name, predicted name, count), largest first (keep_ties: and those tied with the last)."""
     if isinstance(top, bool) or not isinstance(top, (int, np.integer)) or top < 1:
         raise ValueError(f"top must be an int >= 1, got {top!r}")
+    if not isinstance(keep_ties, (bool, np.bool_)):
+        raise TypeError(f"keep_ties must be True or False, got {keep_ties!r}")
     matrix = np.asarray(matrix)
     if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
         raise ValueError(f"matrix must be square, got shape {matrix.shape}")
@@ -42,8 +45,12 @@ def most_confused(matrix: np.ndarray, class_names: Sequence[str], top: int = 5) 
         raise ValueError(f"{matrix.shape[0]} classes but {len(class_names)} class names")
     off = matrix.copy()
     np.fill_diagonal(off, 0)
-    order = np.argsort(-off, axis=None, kind="stable")[:top]
-    pairs = [np.unravel_index(i, off.shape) for i in order]
+    order = np.argsort(-off, axis=None, kind="stable")
+    counts = off.flat[order]  # largest first; equal counts in row order
+    kept = min(int(top), len(order))
+    if keep_ties and kept:
+        kept = int(np.count_nonzero(counts >= counts[kept - 1]))
+    pairs = [np.unravel_index(i, off.shape) for i in order[:kept]]
     return [(class_names[t], class_names[p], int(off[t, p])) for t, p in pairs if off[t, p] > 0]
 
 

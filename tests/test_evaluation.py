@@ -1,4 +1,4 @@
-"""Unit tests of helpers.evaluation: confused pairs by name, the mistakes, digit parity."""
+"""Unit tests of helpers.evaluation: confused pairs by name (ties kept on request), the mistakes, digit parity, paired gains."""
 
 import numpy as np
 import pytest
@@ -27,6 +27,23 @@ def test_most_confused_orders_sklearn_cells_largest_first_and_drops_zeros():
 def test_most_confused_breaks_ties_in_row_order():
     matrix = np.array([[0, 1, 1], [1, 0, 0], [0, 0, 0]])
     assert evaluation.most_confused(matrix, NAMES) == [("a", "b", 1), ("a", "c", 1), ("b", "a", 1)]
+
+
+def test_most_confused_can_keep_the_pairs_tied_with_the_last_one_kept():
+    matrix = np.array([[0, 3, 2], [2, 0, 1], [2, 0, 0]])
+    assert evaluation.most_confused(matrix, NAMES, top=2) == [("a", "b", 3), ("a", "c", 2)]
+    assert evaluation.most_confused(matrix, NAMES, top=2, keep_ties=True) == [
+        ("a", "b", 3), ("a", "c", 2), ("b", "a", 2), ("c", "a", 2)]
+    assert evaluation.most_confused(matrix, NAMES, top=1, keep_ties=True) == [("a", "b", 3)]  # no tie at the cut
+    assert evaluation.most_confused(matrix, NAMES, top=5, keep_ties=np.bool_(True)) == \
+        evaluation.most_confused(matrix, NAMES, top=5)  # the cut falls on a 1: one pair with 1, no zeros
+    assert evaluation.most_confused(np.eye(3, dtype=int), NAMES, top=2, keep_ties=True) == []  # zeros never count
+
+
+@pytest.mark.parametrize("keep_ties", [1, "yes", None])
+def test_most_confused_refuses_a_keep_ties_that_is_not_a_bool(keep_ties):
+    with pytest.raises(TypeError, match="keep_ties must be True or False, got"):
+        evaluation.most_confused(np.zeros((2, 2), dtype=int), ["a", "b"], keep_ties=keep_ties)
 
 
 @pytest.mark.parametrize("top", [0, -1, 1.5, True, "2", None])
