@@ -78,6 +78,7 @@ def test_flower_source_offline_is_the_synthetic_stand_in_without_a_banner(capsys
     assert source.synthetic and source.description.startswith("SYNTHETIC stand-in")
     assert "15 JPEGs in 5 synthetic_* class folders" in source.description
     assert source.folder.is_dir() and source.new_image.is_file() and source.folder not in source.new_image.parents
+    assert source.new_image_class == "synthetic_sunflowers" and (source.folder / source.new_image_class).is_dir()
     assert capsys.readouterr().out == ""
 
 
@@ -87,6 +88,7 @@ def test_flower_source_timing_standin_has_as_many_synthetic_images_as_the_real_a
     source = flowers.flower_source(3, timeout=5)  # the real photos could be fetched, and are not used
     assert source.synthetic and source.description.startswith("TIMING STAND-IN (COURSE_FLOWERS_TIMING_STANDIN=1): ")
     assert "20 JPEGs in 5 synthetic_* class folders" in source.description
+    assert source.new_image_class == "synthetic_sunflowers"
     assert flowers.FLOWERS_COUNT // len(flowers.FLOWER_CLASSES) == 734
 
 
@@ -94,6 +96,7 @@ def test_flower_source_online_uses_the_real_photos(remote_photos, capsys):
     source = flowers.flower_source(3, timeout=5)
     assert not source.synthetic and source.folder.name == "flower_photos"
     assert source.new_image.read_bytes() == remote_photos["photo"].read_bytes()
+    assert source.new_image_class == "sunflowers" and (source.folder / "sunflowers").is_dir()
     assert source.description == "TensorFlow flower_photos, real photos (CC-BY): 6 JPEGs in 5 class folders"
     assert capsys.readouterr().out == ""
 
@@ -112,6 +115,7 @@ def test_flower_source_keeps_the_real_photos_when_only_the_extra_photo_fails(rem
     source = flowers.flower_source(2, seed=1)
     assert not source.synthetic and source.folder.name == "flower_photos"
     assert source.new_image == flowers.bundled_flower_photo() and source.new_image.name == "flower.jpg"
+    assert source.new_image_class is None  # a dahlia: none of the five classes
     out = capsys.readouterr().out
     assert out.startswith(f"NOTE the photo in neither split: {flowers.NEW_PHOTO_URL}: download failed "
                           "(FileNotFoundError")
@@ -123,6 +127,7 @@ def test_flower_source_offline_with_cached_photos_but_no_extra_photo_uses_them(r
     monkeypatch.setenv("COURSE_OFFLINE", "1")
     source = flowers.flower_source(2)
     assert not source.synthetic and source.new_image.name == "flower.jpg" and capsys.readouterr().out == ""
+    assert source.new_image_class is None
 
 
 def test_the_bundled_photo_is_a_real_jpeg_of_a_flower():
