@@ -68,8 +68,8 @@ def parity(digits: np.ndarray) -> np.ndarray:
 def paired_accuracy_gain(y_true: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray) -> tuple[float, float]:
     """(accuracy of a minus accuracy of b, its standard error) for two models judged on the same examples.
 
-    Pairing counts only the examples where the two models disagree, so the error is much smaller than for
-    two accuracies on independent test sets."""
+    Each example scores +1, -1 or 0 (where both are right or both wrong, it adds zero); when the two models' errors
+    go together, the error of their mean is smaller than for two accuracies on independent test sets."""
     y_true, pred_a = _pair(y_true, pred_a)
     _, pred_b = _pair(y_true, pred_b)
     difference = (pred_a == y_true).astype(np.float64) - (pred_b == y_true)
