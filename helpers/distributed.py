@@ -5,6 +5,11 @@ deadline. A worker that cannot start, exits with an error or outlives the deadli
 its last log lines, and every worker process (with anything it started) is killed before the error
 is raised; used as a context manager, no process outlives the `with` block. On Linux a worker also
 dies with the process that started it (a crashed or restarted notebook kernel).
+
+A TensorFlow worker's server listens on its port on every network interface and has no
+authentication. Where Linux allows it without root, `WorkerCluster` therefore runs all its workers
+in one network namespace of their own (`PrivateNetwork`), whose only interface is a loopback
+interface: their ports are reachable from processes inside it only. Elsewhere it warns.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import json
 import math
 import os
 import re
+import select
 import shutil
 import signal
 import socket
@@ -159,6 +165,124 @@ def write_worker_script(folder: str | os.PathLike[str]) -> Path:
     return Path(shutil.copyfile(WORKER_SCRIPT, folder / WORKER_SCRIPT.name))
 
 
+# --- a private network for the workers -------------------------------------------------------------
+
+UNSHARE = ("unshare", "--user", "--map-root-user", "--net")  # a new user namespace (no root needed), its own network
+NSENTER = ("nsenter", "--user", "--net", "--preserve-credentials")  # join both namespaces of a running process
+EVERY_INTERFACE = ("0.0.0.0", "::")  # what /proc lists for a server bound to every interface
+_HOLD_NAMESPACE = """
+import fcntl, socket, struct, sys
+with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:  # bring the loopback interface up: ip link set lo up
+    flags = struct.unpack("16sH22x", fcntl.ioctl(s, 0x8913, struct.pack("16sH22x", b"lo", 0)))[1]  # SIOCGIFFLAGS
+    fcntl.ioctl(s, 0x8914, struct.pack("16sH22x", b"lo", flags | 1))  # SIOCSIFFLAGS with IFF_UP
+print("ready", flush=True)
+sys.stdin.read()  # hold the namespace until the pipe from the parent closes
+"""
+
+
+def private_network_unavailable() -> str | None:
+    """Why worker processes cannot get a network namespace of their own here, or None if they may (then try it)."""
+    if not sys.platform.startswith("linux"):
+        return f"network namespaces exist only on Linux, this is {sys.platform}"
+    missing = [tool for tool in (UNSHARE[0], NSENTER[0]) if shutil.which(tool) is None]
+    if missing:
+        return f"{' and '.join(missing)} (util-linux) not found"
+    return None
+
+
+class PrivateNetwork:
+    """A network namespace with only a loopback interface, held open by one small process, for worker processes.
+
+    Made by `open_private_network`. `prefix` is the command prefix that starts a program inside it;
+    programs started so reach each other on 127.0.0.1, and their ports, on any address, are
+    reachable from processes inside the namespace only. `close` ends the holder (programs still
+    inside keep the namespace until they end).
+    """
+
+    def __init__(self, holder: subprocess.Popen) -> None:
+        self.holder = holder
+
+    @property
+    def prefix(self) -> list[str]:
+        """The command prefix that runs a program inside this namespace: nsenter into the holder's namespaces."""
+        return [*NSENTER, f"--target={self.holder.pid}", "--"]
+
+    def running(self) -> bool:
+        """True while the process holding the namespace runs."""
+        return self.holder.poll() is None
+
+    def close(self) -> None:
+        """End the holding process; harmless to call twice."""
+        for pipe in (self.holder.stdin, self.holder.stdout, self.holder.stderr):
+            if pipe is not None and not pipe.closed:
+                pipe.close()
+        _kill_group(self.holder)
+
+
+def open_private_network(timeout_s: float = 10.0) -> tuple[PrivateNetwork | None, str]:
+    """A private network namespace for worker processes and how it was made, or (None, why it cannot be made here).
+
+    Linux with unprivileged user namespaces: `unshare --user --map-root-user --net` starts a process
+    that brings the namespace's loopback interface up and holds it; joining it is checked once.
+    """
+    if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)) or not 0 < timeout_s < math.inf:
+        raise ValueError(f"timeout_s must be a positive number of seconds, got {timeout_s!r}")
+    reason = private_network_unavailable()
+    if reason:
+        return None, reason
+    try:
+        holder = subprocess.Popen([*UNSHARE, sys.executable, "-I", "-S", "-c", _HOLD_NAMESPACE],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  start_new_session=os.name == "posix", preexec_fn=_ends_with_parent())
+    except OSError as error:
+        return None, f"{UNSHARE[0]} could not be started: {error}"
+    network = PrivateNetwork(holder)
+    ready = select.select([holder.stdout], [], [], timeout_s)[0] and holder.stdout.readline().strip() == b"ready"
+    if ready:
+        try:
+            check = subprocess.run([*network.prefix, sys.executable, "-I", "-S", "-c", ""], capture_output=True,
+                                   text=True, timeout=timeout_s, stdin=subprocess.DEVNULL)
+            problem = check.stderr.strip() or f"{NSENTER[0]} exited with code {check.returncode}"
+            if check.returncode == 0:
+                return network, f"a private network namespace ({' '.join(UNSHARE)})"
+        except (OSError, subprocess.TimeoutExpired) as error:
+            problem = str(error)
+    else:
+        if holder.poll() is None:
+            holder.kill()
+        problem = holder.stderr.read().decode(errors="replace").strip() or f"no answer within {timeout_s:g} s"
+    network.close()
+    return None, f"{' '.join(UNSHARE)} failed: {problem.splitlines()[-1]}"
+
+
+def listening_addresses(port: int, pid: int | None = None) -> list[str]:
+    """Addresses on which TCP `port` listens in the network namespace of process `pid` (default: this process).
+
+    Read from /proc/<pid>/net/tcp and tcp6 (Linux only); '0.0.0.0' and '::' mean every interface of that namespace.
+    """
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        raise ValueError(f"port must be an int from 1 to 65535, got {port!r}")
+    if pid is not None:
+        _check_count("pid", pid)
+    if not sys.platform.startswith("linux"):
+        raise OSError(f"listening_addresses reads Linux's /proc, which {sys.platform} does not have")
+    folder = Path("/proc") / ("self" if pid is None else str(pid)) / "net"
+    if not folder.exists():
+        raise ProcessLookupError(f"no process {pid}")
+    found = set()
+    for name in ("tcp", "tcp6"):
+        if not (folder / name).exists():  # IPv6 switched off
+            continue
+        for line in (folder / name).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, _, hex_port = local.partition(":")
+            if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
+                raw = bytes.fromhex(address)  # /proc writes each 32-bit word in the machine's byte order
+                words = [raw[i:i + 4] if sys.byteorder == "big" else raw[i:i + 4][::-1] for i in range(0, len(raw), 4)]
+                found.add(str(ipaddress.ip_address(b"".join(words))))
+    return sorted(found)
+
+
 def _describe_exit(code: int) -> str:
     """'exited with code 1', or for a process ended by a signal 'was stopped by SIGKILL'."""
     if code >= 0:
@@ -258,17 +382,52 @@ def epoch_segments(output: str, started: float, ended: float | None,
     return segments
 
 
+_ERROR_LINE = re.compile(r"^[A-Za-z_][\w.]*(?:Error|Exception): ")
+
+
+def last_error(output: str) -> str | None:
+    """The last exception a worker printed, as 'Type: message' with the message's continuation lines; None if none.
+
+    TensorFlow's messages run over several lines (the tasks that failed, the peer that reported it);
+    the lines up to an empty one, a line of advice ('The error could be ...') or a new section are kept.
+    """
+    lines = output.splitlines()
+    found = [number for number, line in enumerate(lines) if _ERROR_LINE.match(line)]
+    if not found:
+        return None
+    kept = [lines[found[-1]].strip()]
+    for line in lines[found[-1] + 1:]:
+        if not line.strip() or line.startswith(("The ", ":", "---", "Traceback")):
+            break
+        kept.append(line.strip())
+    name, _, message = " ".join(kept).partition(": ")
+    return f"{name.rsplit('.', 1)[-1]}: {message}"
+
+
+def step_seconds(step_ends: Sequence[float]) -> list[float]:
+    """Seconds of each step, from the steps' end times in seconds since the epoch began (the first counts from 0)."""
+    ends = [float(end) for end in step_ends]
+    starts = [0.0, *ends[:-1]]
+    if any(end < start for start, end in zip(starts, ends)):
+        raise ValueError("step end times must be >= 0 and in increasing order")
+    return [end - start for start, end in zip(starts, ends)]
+
+
 class WorkerCluster:
     """One process per worker running `script` with its own TF_CONFIG on loopback ports, under one deadline.
 
     Use as `with WorkerCluster(...) as cluster: cluster.start(); cluster.wait()`; leaving the block,
     normally or by an exception, kills every worker. `runs` records every start of every worker.
+    The deadline, `timeout_s`, counts from the first start.
+    With `private_network` (the default) all workers run in one `PrivateNetwork` where this machine
+    allows it; otherwise, and where it does not, the first start prints a warning that their ports
+    are open on every interface of this machine while they run.
     """
 
     def __init__(self, script: str | os.PathLike[str], args: Sequence[str] = (), workers: int = 2,
                  folder: str | os.PathLike[str] = ".", timeout_s: float = 600.0,
                  ports: Sequence[int] | None = None, env: dict[str, str] | None = None,
-                 python: str = sys.executable) -> None:
+                 python: str = sys.executable, private_network: bool = True) -> None:
         self.script = Path(script)
         if not self.script.is_file():
             raise FileNotFoundError(f"worker script {shown(self.script)} does not exist")
@@ -289,8 +448,15 @@ class WorkerCluster:
             log.write_text("")
         self.env = dict(env or {})
         self.python = python
+        if not isinstance(private_network, bool):
+            raise ValueError(f"private_network must be True or False, got {private_network!r}")
+        self.private_network = private_network
+        self.network: PrivateNetwork | None = None  # the workers' namespace while it is open
+        self.isolated = False   # whether the workers started last run (or ran) in a private network
+        self.network_note = ""  # how their ports are exposed: set, and printed, by the first start
+        self._network_ready = False
         self.timeout_s = float(timeout_s)
-        self.deadline = time.monotonic() + self.timeout_s
+        self.deadline = time.monotonic() + self.timeout_s  # counted again from the first start
         self.processes: list[subprocess.Popen | None] = [None] * workers
         self.runs: list[WorkerRun] = []
         self.pids: list[int] = []  # every process ever started, for checking that all are gone
@@ -318,6 +484,43 @@ class WorkerCluster:
             if process is not None and run is not None and run.ended is None and process.poll() is not None:
                 run.ended, run.exit_code = time.time(), process.returncode
 
+    def _open_network(self) -> None:
+        """Before the first start: open the private network (or note why not); print how the ports are exposed."""
+        if self._network_ready:
+            return
+        self._network_ready = True
+        if self.private_network:
+            self.network, how = open_private_network()
+        else:
+            how = "private_network=False"
+        self.isolated = self.network is not None
+        if self.network is not None:
+            self.pids.append(self.network.holder.pid)
+            self.network_note = f"the workers run in {how}: their ports are reachable only from processes inside it"
+        else:
+            self.network_note = (f"WARNING: no private network for the workers here ({how}). Each worker's TensorFlow "
+                                 "server listens on its port on EVERY network interface of this machine, without "
+                                 f"authentication, for as long as the workers run (at most {self.timeout_s:.0f} s): "
+                                 "anyone who can reach this machine can run code in them. Use a trusted network.")
+        print(self.network_note, flush=True)
+
+    def listening(self) -> dict[int, tuple[list[str], list[str]]] | None:
+        """For each running worker: the addresses its port listens on in its own network, and as seen from this process.
+
+        None where /proc cannot tell (not Linux).
+        """
+        if not sys.platform.startswith("linux"):
+            return None
+        found = {}
+        for index, process in enumerate(self.processes):
+            if process is not None and process.poll() is None:
+                port = _split_address(self.addresses[index])[1]
+                try:
+                    found[index] = (listening_addresses(port, process.pid), listening_addresses(port))
+                except ProcessLookupError:  # it ended meanwhile
+                    pass
+        return found
+
     def running(self, index: int) -> bool:
         """True while worker `index` runs."""
         process = self.processes[self._index(index)]
@@ -326,6 +529,14 @@ class WorkerCluster:
     def start(self, indices: Sequence[int] | None = None) -> None:
         """Start the given workers (default: every worker not running), each logging to its own file."""
         indices = range(self.workers) if indices is None else [self._index(i) for i in indices]
+        if indices and shutil.which(self.python) is None:
+            self.stop()
+            raise WorkerError(f"worker {indices[0]} could not be started ({self.python}): no such program")
+        if indices:
+            self._open_network()
+        if indices and not self.runs:  # the deadline counts from the first start, after the network is set up
+            self.deadline = time.monotonic() + self.timeout_s
+        prefix = self.network.prefix if self.network is not None else []
         for index in indices:
             if self.running(index):
                 raise ValueError(f"worker {index} is already running")
@@ -339,7 +550,7 @@ class WorkerCluster:
                 offset = log.tell()
             try:
                 with self.logs[index].open("ab") as log:
-                    process = subprocess.Popen([self.python, str(self.script), *self.args], stdout=log,
+                    process = subprocess.Popen([*prefix, self.python, str(self.script), *self.args], stdout=log,
                                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
                                                start_new_session=os.name == "posix",
                                                preexec_fn=_ends_with_parent())
@@ -374,6 +585,17 @@ class WorkerCluster:
         return {index: [segment for run in self.runs if run.worker == index
                         for segment in epoch_segments(self.run_output(run), run.started, run.ended, run.exit_code)]
                 for index in range(self.workers)}
+
+    def run_timeline(self) -> dict[str, list[tuple[str, float, float]]]:
+        """The spans of `timeline`, one row per run ('worker 1, run 2'): worker by worker, runs in starting order."""
+        self._refresh()
+        rows: dict[str, list[tuple[str, float, float]]] = {}
+        for index in range(self.workers):
+            runs = [run for run in self.runs if run.worker == index]
+            for number, run in enumerate(runs, start=1):
+                rows[f"worker {index}, run {number}"] = epoch_segments(self.run_output(run), run.started, run.ended,
+                                                                       run.exit_code)
+        return rows
 
     def _fail(self, error: type[WorkerError], message: str, indices: Sequence[int]) -> WorkerError:
         """Kill every worker, then build `error` with `message` and the last lines of `indices`."""
@@ -463,11 +685,15 @@ class WorkerCluster:
         return killed_at
 
     def stop(self) -> None:
-        """Kill every worker and whatever it started; harmless to call twice."""
+        """Kill every worker and whatever it started, then close the private network; harmless to call twice."""
         for process in self.processes:
             if process is not None:
                 _kill_group(process)
         self._refresh()
+        if self.network is not None:
+            self.network.close()
+            self.network = None
+        self._network_ready = False
 
 
 def run_workers(script: str | os.PathLike[str], args: Sequence[str] = (), workers: int = 2,

@@ -9,14 +9,16 @@ other machines as it is:
 
 Every worker reads `--data/train-*.tfrecord` (the files are split between workers), backs up its
 training state after every epoch in `--out/backup/worker-<index>` (keras.callbacks.BackupAndRestore)
-and prints one line per epoch. The chief (worker 0) writes `--out/result.json` and `--out/model.keras`.
-A rerun after a crash resumes from the backup. `--time-limit` stops a worker that waits too long,
-for example for a peer that never comes up.
+and prints a line when each epoch begins and when it ends (with its steps). The chief (worker 0)
+writes `--out/result.json` and `--out/model.keras`. A rerun after a crash resumes from the backup.
+`--time-limit` stops a worker that waits too long, for example for a peer that never comes up.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
+import hashlib
 import json
 import math
 import os
@@ -76,9 +78,11 @@ def make_dataset(pattern: str, batch_size: int, shuffle_seed: int | None = 0,
                  drop_remainder: bool = False) -> tf.data.Dataset:
     """Files matching `pattern` -> interleaved records -> parsed -> shuffled -> batched -> prefetched.
 
-    The file list is sorted (not shuffled) so that every worker sees the same list before sharding
-    by file; shuffle_seed=None keeps the order (for tests and evaluation). drop_remainder=True drops
-    a short last batch, which tf.distribute would split unevenly, leaving a replica with no examples.
+    Under a multi-worker strategy each worker reads its own files (AutoShardPolicy.FILE, which shards the
+    file list at its source). The list is sorted, not shuffled, so that a manual `.shard()` would also give
+    every worker other files; shuffle_seed=None keeps the order (for tests and evaluation).
+    drop_remainder=True drops a short last batch, which tf.distribute would split unevenly, leaving a
+    replica with no examples; each worker batches its own part, so each drops its own remainder.
     """
     files = tf.data.Dataset.list_files(pattern, shuffle=False)
     dataset = files.interleave(tf.data.TFRecordDataset, cycle_length=4, num_parallel_calls=tf.data.AUTOTUNE,
@@ -89,6 +93,37 @@ def make_dataset(pattern: str, batch_size: int, shuffle_seed: int | None = 0,
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.FILE
     return dataset.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE).with_options(options)
+
+
+# What keras_multi_worker_fix replaces or calls in keras/src/backend/tensorflow/trainer.py, with the SHA-256 of
+# each function's source in the Keras release the fix was written for.
+KERAS_FIX_WRITTEN_FOR = "3.15.1"
+KERAS_FIX_TARGETS = {
+    "TensorFlowTrainer._maybe_symbolic_build": "d5301f7a561c075800bc172bf245d2dfcb7e5c6fc1e6976c34cf15882f12f1ff",
+    "reduce_per_replica": "94857c5856b1e55dbad9d21de9e3e8eeca886bd71b87fedb1b41758ea412155c",
+    "_collective_all_reduce_multi_worker": "695763e8726b4803f5a95528eec8717e0e7f75108a9dc7a65551613b1e62445c",
+    "_is_per_replica_instance": "31e81122d5a842a63378205b3f034765c93af2786a25eb02bd1534bd8eda9a6b",
+}
+
+
+def keras_fix_targets_changed() -> list[str]:
+    """The Keras functions keras_multi_worker_fix relies on whose installed source is not the one it was written for."""
+    from keras.src.backend.tensorflow import trainer
+
+    source = Path(trainer.__file__).read_text(encoding="utf-8")  # the file, not the module: the fix patches the module
+    tree = ast.parse(source)
+    changed = []
+    for dotted, expected in KERAS_FIX_TARGETS.items():
+        node: ast.AST | None = tree
+        for part in dotted.split("."):
+            node = next((child for child in getattr(node, "body", [])
+                         if isinstance(child, (ast.ClassDef, ast.FunctionDef)) and child.name == part), None)
+            if node is None:
+                break
+        text = ast.get_source_segment(source, node) if node is not None else None
+        if text is None or hashlib.sha256(text.encode("utf-8")).hexdigest() != expected:
+            changed.append(dotted)
+    return changed
 
 
 def keras_multi_worker_fix() -> None:
@@ -129,22 +164,30 @@ def keras_multi_worker_fix() -> None:
 
 
 class EpochLog(keras.callbacks.Callback):
-    """One flushed line when an epoch begins and one when it ends (after the backup), with wall-clock times."""
+    """One flushed line when an epoch begins and one when it ends (after the backup), with wall-clock times.
+
+    `rows` holds one dict per finished epoch: its number, seconds, the training steps this worker ran
+    (`steps`), when each step ended (`step_ends`, seconds since the epoch began) and the epoch's metrics.
+    """
 
     def __init__(self, epochs: int) -> None:
         super().__init__()
-        self.epochs, self.started, self.rows = epochs, 0.0, []
+        self.epochs, self.started, self.rows, self.step_ends = epochs, 0.0, [], []
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        self.started = time.time()
+        self.started, self.step_ends = time.time(), []
         print(f"epoch {epoch + 1}/{self.epochs} began at {self.started:.3f}", flush=True)
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self.step_ends.append(time.time() - self.started)
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         seconds = time.time() - self.started
-        row = {"epoch": epoch + 1, "seconds": seconds, **{k: float(v) for k, v in (logs or {}).items()}}
+        row = {"epoch": epoch + 1, "seconds": seconds, "steps": len(self.step_ends),
+               "step_ends": [round(end, 4) for end in self.step_ends], **{k: float(v) for k, v in (logs or {}).items()}}
         self.rows.append(row)
-        print(f"epoch {epoch + 1}/{self.epochs} done: loss={row['loss']:.4f} accuracy={row['accuracy']:.4f} "
-              f"({seconds:.1f} s)", flush=True)
+        print(f"epoch {epoch + 1}/{self.epochs} done: {row['steps']} steps, loss={row['loss']:.4f} "
+              f"accuracy={row['accuracy']:.4f} ({seconds:.1f} s)", flush=True)
 
 
 def stop_after(seconds: float) -> Callable[[], None]:

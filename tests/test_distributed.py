@@ -1,7 +1,7 @@
-"""Unit tests of helpers.distributed (ports, TF_CONFIG, CPU splitting, TFRecord shards, worker processes)
-and of helpers.fashion_worker, the multi-worker training script chapter 10 runs.
+"""Unit tests of helpers.distributed (ports, TF_CONFIG, CPU splitting, TFRecord shards, worker processes,
+the workers' private network) and of helpers.fashion_worker, the multi-worker training script chapter 10 runs.
 
-Fake workers are tiny Python scripts; two tests start the real script as a 2-worker
+Fake workers are tiny Python scripts; three tests start the real script as a 2-worker
 MultiWorkerMirroredStrategy cluster on loopback ports.
 """
 
@@ -144,6 +144,7 @@ def test_a_missing_script_is_refused_before_anything_starts(tmp_path):
     ({"ports": [2222, 2222]}, "its own address"),
     ({"ports": [0, 2223]}, "port from 1 to 65535"),
     ({"ports": [2222, 65536]}, "port from 1 to 65535"),
+    ({"private_network": "yes"}, "private_network must be True or False"),
 ])
 def test_bad_cluster_settings_are_refused(script, tmp_path, kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -494,8 +495,9 @@ def test_a_worker_dies_with_the_process_that_started_it(script, tmp_path):
     parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
                               cwd=Path(distributed.__file__).parent.parent)
     try:
-        pids = [int(pid) for pid in parent.stdout.readline().split()]
-        assert len(pids) == 2 and all(alive(pid) for pid in pids)
+        printed = next(line for line in parent.stdout if line[:1].isdigit())  # after the line on the network
+        pids = [int(pid) for pid in printed.split()]
+        assert len(pids) in (2, 3) and all(alive(pid) for pid in pids)  # 3: and the private network's holder
     finally:
         parent.kill()  # SIGKILL: no clean-up code runs in the parent
         parent.wait()
@@ -518,15 +520,30 @@ def worker_args(shards, out, *extra):
 
 
 def test_two_real_workers_train_and_the_chief_reports(shards, tmp_path):
+    """...and while they run, their TensorFlow servers listen on every interface of the workers' network only."""
     script = distributed.write_worker_script(tmp_path)
-    run = distributed.run_workers(script, worker_args(shards, tmp_path / "out"), folder=tmp_path / "logs",
-                                  timeout_s=180)
+    with WorkerCluster(script, worker_args(shards, tmp_path / "out"), folder=tmp_path / "logs", timeout_s=180) as cluster:
+        cluster.start()
+        for index in range(2):
+            cluster.wait_for_line(index, "replicas in sync")  # printed once the strategy (and its server) is up
+        seen = cluster.listening()
+        cluster.wait()
     result = json.loads((tmp_path / "out" / "result.json").read_text())
     assert (result["workers"], result["replicas"], result["global_batch"], result["first_epoch"]) == (2, 2, 32, 1)
     assert len(result["history"]) == 1 and (tmp_path / "out" / "model.keras").is_file()
+    # each worker: 2 of the 4 files (64 examples) in 2 batches of 32, each cut into 2 pieces of 16: 4 steps
+    assert result["history"][0]["steps"] == 4 and len(result["history"][0]["step_ends"]) == 4
     assert not (tmp_path / "out" / "backup" / "worker-0").exists()  # a finished run deletes its backup
-    for log in run.logs:
+    for log in cluster.logs:
         assert "2 replicas in sync, global batch 32" in log.read_text() and "finished" in log.read_text()
+    if seen is None:
+        pytest.skip(f"trained; the listening addresses need Linux's /proc ({sys.platform})")
+    assert sorted(seen) == [0, 1]
+    for inside, here in seen.values():
+        assert set(inside) & set(distributed.EVERY_INTERFACE), inside  # TensorFlow binds every interface ...
+        assert here == ([] if cluster.isolated else inside)             # ... of the private network, if there is one
+    if not cluster.isolated:
+        pytest.skip(f"trained, but without a private network here: {cluster.network_note}")
 
 
 def test_a_real_worker_waiting_for_a_missing_peer_stops_at_its_time_limit(shards, tmp_path):
@@ -557,8 +574,9 @@ def test_the_worker_alone_trains_as_a_one_worker_cluster(shards, tmp_path, monke
     assert fashion_worker.main(worker_args(shards, tmp_path / "out")) == 0
     result = json.loads((tmp_path / "out" / "result.json").read_text())
     assert (result["workers"], result["replicas"], result["global_batch"], result["first_epoch"]) == (1, 1, 16, 1)
+    assert result["history"][0]["steps"] == 128 // 16  # all 128 examples, 16 per step
     printed = capsys.readouterr().out
-    assert "worker 0: 1 replicas in sync, global batch 16" in printed and "epoch 1/1 done: loss=" in printed
+    assert "worker 0: 1 replicas in sync, global batch 16" in printed and "epoch 1/1 done: 8 steps, loss=" in printed
 
 
 
@@ -646,3 +664,261 @@ def test_the_timeline_covers_every_run_of_every_worker(script, tmp_path):
     assert [label for label, _, _ in timeline[0]] == ["start-up", "epoch 1", "epoch 2", "finishing"]
     assert [label for label, _, _ in timeline[1]][:3] == ["start-up", "epoch 1", "epoch 2"]  # then killed
     assert all(start <= end for spans in timeline.values() for _, start, end in spans)
+
+
+def test_the_run_timeline_draws_every_run_of_a_restarted_worker_on_its_own_row(script, tmp_path):
+    worker = script("epoch", """
+        print(f'epoch 1/1 began at {time.time():.3f}', flush=True)
+        time.sleep(0.1)
+        print(f'epoch 1/1 done: 3 steps, loss=1.0 accuracy=0.5 (0.1 s)', flush=True)
+        time.sleep(600 if index == 1 and not os.path.exists(os.path.join(os.path.dirname(__file__), 'again')) else 0)
+    """)
+    with WorkerCluster(worker, folder=tmp_path, timeout_s=60) as cluster:
+        cluster.start()
+        cluster.wait_for_line(1, "epoch 1/1 done")
+        cluster.kill(1)
+        (tmp_path / "again").touch()
+        cluster.start([1])
+        cluster.wait()
+        rows = cluster.run_timeline()
+    assert list(rows) == ["worker 0, run 1", "worker 1, run 1", "worker 1, run 2"]
+    assert [label for label, _, _ in rows["worker 1, run 1"]][:2] == ["start-up", "epoch 1"]  # then killed
+    assert rows["worker 1, run 2"][0][1] >= rows["worker 1, run 1"][-1][2]  # the second run starts after the first
+    assert [label for label, _, _ in rows["worker 1, run 2"]][-1] == "finishing"
+
+
+HEARTBEATS = """Traceback (most recent call last):
+  File "fashion_worker.py", line 1, in <module>
+tensorflow.python.framework.errors_impl.UnavailableError: {{function_node x}} Collective ops is aborted by: \
+Error reported from /job:worker/task:1: The following tasks are unhealthy (stopped sending heartbeats):
+/job:worker/replica:0/task:1
+The tasks have crashed. Check the task logs for an earlier error.
+The error could be from a previous operation. Restart your program to reset. [Op:CollectiveReduceV2] name:
+--- worker 0 starts: fashion_worker.py
+"""
+SOCKET = """ValueError: an older error
+tensorflow.python.framework.errors_impl.UnavailableError: Collective ops is aborted by: Socket closed
+Additional GRPC error information from remote target /job:worker/replica:0/task:0 while calling RecvBuf:
+:UNKNOWN:Error received from peer  {grpc_message:"Socket closed", grpc_status:14}
+"""
+
+
+def test_last_error_keeps_the_lines_that_continue_the_message():
+    assert distributed.last_error(HEARTBEATS) == (
+        "UnavailableError: {{function_node x}} Collective ops is aborted by: Error reported from /job:worker/task:1: "
+        "The following tasks are unhealthy (stopped sending heartbeats): /job:worker/replica:0/task:1")
+    assert distributed.last_error(SOCKET) == ("UnavailableError: Collective ops is aborted by: Socket closed Additional "
+                                              "GRPC error information from remote target /job:worker/replica:0/task:0 "
+                                              "while calling RecvBuf:")
+    assert distributed.last_error("KeyError: 'x'") == "KeyError: 'x'"
+    assert distributed.last_error("epoch 1/2 done: 24 steps, loss=1.0 accuracy=0.5 (1.0 s)\n") is None
+    assert distributed.last_error("") is None
+
+
+def test_step_seconds_are_the_gaps_between_step_ends():
+    assert distributed.step_seconds([0.5, 1.0, 1.25, 2.0]) == [0.5, 0.5, 0.25, 0.75]
+    assert distributed.step_seconds([]) == [] and distributed.step_seconds([0.0]) == [0.0]
+    with pytest.raises(ValueError, match="increasing order"):
+        distributed.step_seconds([1.0, 0.5])
+    with pytest.raises(ValueError, match="increasing order"):
+        distributed.step_seconds([-0.1])
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # raised inside Keras' TensorFlow backend
+def test_the_epoch_log_counts_the_steps_of_every_epoch(capsys):
+    import keras
+
+    from helpers import fashion_worker
+
+    log = fashion_worker.EpochLog(2)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse", metrics=["accuracy"])
+    model.fit(np.ones((10, 3), "float32"), np.zeros((10, 1), "float32"), batch_size=4, epochs=2, verbose=0,
+              callbacks=[log])
+    assert [(row["epoch"], row["steps"], len(row["step_ends"])) for row in log.rows] == [(1, 3, 3), (2, 3, 3)]
+    for row in log.rows:
+        assert 0 <= row["step_ends"][0] and all(a <= b for a, b in zip(row["step_ends"], row["step_ends"][1:]))
+        assert row["step_ends"][-1] <= row["seconds"]
+    assert "epoch 2/2 done: 3 steps, loss=" in capsys.readouterr().out
+
+
+# --- the workers' private network --------------------------------------------------------------------
+
+LISTENS = """
+import socket
+port = int(json.loads(os.environ['TF_CONFIG'])['cluster']['worker'][index].rsplit(':', 1)[1])
+server = socket.socket(socket.AF_INET6)
+server.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)   # IPv4 too, as TensorFlow's gRPC server does
+server.bind(('::', port))                                       # every interface
+server.listen()
+print(f'worker {index} listening', flush=True)
+if index == 1:
+    peer = int(json.loads(os.environ['TF_CONFIG'])['cluster']['worker'][0].rsplit(':', 1)[1])
+    socket.create_connection(('127.0.0.1', peer), timeout=10).close()
+    print('worker 1 reached worker 0', flush=True)
+time.sleep(600)
+"""
+
+
+def listening_cluster(script, tmp_path, **kwargs) -> WorkerCluster:
+    """A started cluster of two LISTENS workers, both listening (and worker 1 connected to worker 0)."""
+    cluster = WorkerCluster(script("listens", LISTENS), folder=tmp_path / "logs", timeout_s=60, **kwargs)
+    cluster.start()
+    cluster.wait_for_line(0, "worker 0 listening", timeout=20)
+    cluster.wait_for_line(1, "worker 1 reached worker 0", timeout=20)
+    return cluster
+
+
+def refused(address: str) -> bool:
+    """True when a TCP connection from this process to 'host:port' is refused."""
+    import socket
+
+    host, port = address.rsplit(":", 1)
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except ConnectionRefusedError:
+        return True
+    return False
+
+
+def test_workers_in_the_private_network_reach_each_other_but_not_this_process(script, tmp_path, capsys):
+    if not sys.platform.startswith("linux"):
+        pytest.skip(f"network namespaces are Linux only ({sys.platform})")
+    with listening_cluster(script, tmp_path) as cluster:
+        if not cluster.isolated:
+            pytest.skip(f"no private network here: {cluster.network_note}")
+        seen = cluster.listening()
+        assert seen == {0: (["::"], []), 1: (["::"], [])}  # every interface of the namespace; nothing out here
+        assert all(refused(address) for address in cluster.addresses)
+        holder = cluster.network.holder.pid
+        assert holder in cluster.pids
+    printed = capsys.readouterr().out
+    assert "the workers run in a private network namespace (unshare --user --map-root-user --net)" in printed
+    assert all_gone(cluster.pids) and cluster.network is None  # workers and the namespace's holder
+
+
+def test_without_a_private_network_the_cluster_warns_and_listens_on_this_machine(script, tmp_path, capsys):
+    if not sys.platform.startswith("linux"):
+        pytest.skip(f"reading the listening addresses needs Linux's /proc ({sys.platform})")
+    with listening_cluster(script, tmp_path, private_network=False) as cluster:
+        assert not cluster.isolated
+        assert cluster.listening() == {0: (["::"], ["::"]), 1: (["::"], ["::"])}
+        assert not refused(cluster.addresses[0])
+    printed = capsys.readouterr().out
+    assert printed.startswith("WARNING: no private network for the workers here (private_network=False)")
+    assert "on EVERY network interface" in printed and "at most 60 s" in printed
+
+
+def test_a_cluster_falls_back_to_this_machines_network_where_there_is_no_private_one(script, tmp_path, capsys,
+                                                                                   monkeypatch):
+    monkeypatch.setattr(distributed, "private_network_unavailable", lambda: "network namespaces exist only on Linux")
+    with WorkerCluster(script("ok", OK), folder=tmp_path, timeout_s=30) as cluster:
+        cluster.start()
+        assert cluster.wait() == [0, 0] and not cluster.isolated and cluster.network is None
+    assert "WARNING: no private network for the workers here (network namespaces exist only on Linux)" in \
+        capsys.readouterr().out
+
+
+def test_private_network_unavailable_names_the_platform_and_missing_tools(monkeypatch):
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert distributed.private_network_unavailable() == "network namespaces exist only on Linux, this is darwin"
+    assert distributed.open_private_network() == (None, "network namespaces exist only on Linux, this is darwin")
+    monkeypatch.setattr(sys, "platform", "linux")
+    monkeypatch.setattr(distributed.shutil, "which", lambda name: None)
+    assert distributed.private_network_unavailable() == "unshare and nsenter (util-linux) not found"
+
+
+def test_a_failing_unshare_is_reported_with_its_message(monkeypatch):
+    if distributed.private_network_unavailable():
+        pytest.skip(distributed.private_network_unavailable())
+    fails = (sys.executable, "-c", "import sys; sys.exit('unshare: unshare failed: Operation not permitted')")
+    monkeypatch.setattr(distributed, "UNSHARE", fails)
+    network, reason = distributed.open_private_network()
+    assert network is None and reason.endswith("failed: unshare: unshare failed: Operation not permitted")
+
+
+def test_with_user_namespaces_switched_off_there_is_no_private_network(tmp_path):
+    """The real thing: a user namespace whose limit of further user namespaces is 0 (as where they are disabled)."""
+    network, reason = distributed.open_private_network()
+    if network is None:
+        pytest.skip(f"no private network here to begin with: {reason}")
+    network.close()
+    code = "from helpers import distributed; print(distributed.open_private_network()[1])"
+    result = subprocess.run(["unshare", "--user", "--map-root-user", "sh", "-c",
+                             "echo 0 > /proc/sys/user/max_user_namespaces || exit 77; "
+                             f"exec {sys.executable} -c '{code}'"],
+                            capture_output=True, text=True, timeout=120, cwd=Path(distributed.__file__).parent.parent,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    if result.returncode == 77:
+        pytest.skip(f"this kernel does not let a user namespace limit its own: {result.stderr.strip()}")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().startswith("unshare --user --map-root-user --net failed: unshare: unshare failed")
+
+
+@pytest.mark.parametrize("bad", [0, -1, float("inf"), "5", True])
+def test_open_private_network_refuses_bad_timeouts(bad):
+    with pytest.raises(ValueError, match="timeout_s must be a positive number"):
+        distributed.open_private_network(timeout_s=bad)
+
+
+def test_listening_addresses_reads_this_process_network():
+    import socket
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip(f"reads Linux's /proc ({sys.platform})")
+    with socket.socket() as loopback, socket.socket() as everywhere:
+        loopback.bind(("127.0.0.1", 0))
+        everywhere.bind(("0.0.0.0", 0))
+        ports = [server.getsockname()[1] for server in (loopback, everywhere)]
+        assert distributed.listening_addresses(ports[0]) == []  # bound, not yet listening
+        loopback.listen()
+        everywhere.listen()
+        assert distributed.listening_addresses(ports[0]) == ["127.0.0.1"]
+        assert distributed.listening_addresses(ports[1], pid=os.getpid()) == ["0.0.0.0"]
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"port": 0}, ValueError, "port must be an int from 1 to 65535"),
+    ({"port": 65536}, ValueError, "port must be an int from 1 to 65535"),
+    ({"port": True}, ValueError, "port must be an int"),
+    ({"port": "80"}, ValueError, "port must be an int"),
+    ({"port": 80, "pid": 0}, ValueError, "pid must be an int >= 1"),
+    ({"port": 80, "pid": "1"}, ValueError, "pid must be an int >= 1"),
+])
+def test_listening_addresses_refuses_bad_input(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        distributed.listening_addresses(**kwargs)
+
+
+def test_listening_addresses_of_a_gone_process_or_off_linux(monkeypatch):
+    gone = subprocess.Popen([sys.executable, "-c", ""])
+    gone.wait()
+    if sys.platform.startswith("linux"):
+        with pytest.raises(ProcessLookupError, match=f"no process {gone.pid}"):
+            distributed.listening_addresses(80, pid=gone.pid)
+    monkeypatch.setattr(sys, "platform", "win32")
+    with pytest.raises(OSError, match="reads Linux's /proc, which win32 does not have"):
+        distributed.listening_addresses(80)
+
+
+# --- the Keras fix: the private functions it was written for -------------------------------------------
+
+def test_the_keras_functions_the_fix_relies_on_are_the_ones_it_was_written_for():
+    """When this fails, Keras changed a private function keras_multi_worker_fix replaces or calls: check the fix."""
+    import keras
+
+    from helpers import fashion_worker
+
+    changed = fashion_worker.keras_fix_targets_changed()
+    assert changed == [], (f"Keras {keras.__version__} changed {changed}; keras_multi_worker_fix was written for "
+                           f"Keras {fashion_worker.KERAS_FIX_WRITTEN_FOR}: compare the fix with the new source")
+
+
+def test_a_changed_or_missing_keras_function_is_reported(monkeypatch):
+    from helpers import fashion_worker
+
+    targets = {**fashion_worker.KERAS_FIX_TARGETS, "reduce_per_replica": "0" * 64, "TensorFlowTrainer.gone": "0" * 64,
+               "no_such_function": "0" * 64}
+    monkeypatch.setattr(fashion_worker, "KERAS_FIX_TARGETS", targets)
+    assert fashion_worker.keras_fix_targets_changed() == ["reduce_per_replica", "TensorFlowTrainer.gone",
+                                                          "no_such_function"]
