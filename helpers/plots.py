@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.colors import is_color_like
 from matplotlib.figure import Figure
-
 from matplotlib.ticker import MaxNLocator
 
 from .images import check_image, check_kernel
@@ -160,8 +160,8 @@ def _history_dict(history: object) -> dict[str, list[float]]:
 
 
 def plot_history(histories: dict[str, object], metrics: Sequence[str] = ("accuracy", "loss"),
-                 title: str = "Learning curves") -> Figure:
-    """Training (solid) and validation (dashed) curves per epoch, one panel per metric, one colour per run."""
+                 title: str = "Learning curves", colours: dict[str, str] | None = None) -> Figure:
+    """Training (solid, dots) and validation (dashed, open squares) per epoch, a panel per metric; `colours` pins runs."""
     if not histories:
         raise ValueError("histories is empty: nothing to plot")
     runs = {name: _history_dict(h) for name, h in histories.items()}
@@ -169,22 +169,39 @@ def plot_history(histories: dict[str, object], metrics: Sequence[str] = ("accura
         missing = [m for m in metrics if m not in values]
         if missing:
             raise ValueError(f"history {name!r} has no {missing}; it has {sorted(values)}")
+    colours = dict(colours or {})
+    unknown = sorted(set(colours) - set(runs))
+    if unknown:
+        raise ValueError(f"colours names runs that are not plotted: {unknown}; the runs are {sorted(runs)}")
+    bad = {name: colour for name, colour in colours.items() if not is_color_like(colour)}
+    if bad:
+        raise ValueError(f"not matplotlib colours: {bad}")
+    # Unpinned runs take C0, C1, ... by position, so two figures can keep one run's colour by pinning it.
+    colour_of = {name: colours.get(name, f"C{index}") for index, name in enumerate(runs)}
     fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 4.2), squeeze=False, layout="constrained")
+    legend_lines: dict[str, object] = {}
     for ax, metric in zip(axes[0], metrics):
-        for index, (name, values) in enumerate(runs.items()):
-            colour = f"C{index}"
+        drawn = {}
+        for name, values in runs.items():
             epochs = range(1, len(values[metric]) + 1)
-            ax.plot(epochs, values[metric], "-o", color=colour, markersize=3, label=f"{name} train")
+            drawn[f"{name} train"] = ax.plot(epochs, values[metric], "-o", color=colour_of[name], markersize=3.5,
+                                             label=f"{name} train")[0]
+        # Validation on top, with open markers and gaps in the dashes: a training curve underneath stays visible.
+        for name, values in runs.items():
             if f"val_{metric}" in values:
-                ax.plot(epochs, values[f"val_{metric}"], "--s", color=colour, markersize=3,
-                        label=f"{name} validation")
+                epochs = range(1, len(values[f"val_{metric}"]) + 1)
+                drawn[f"{name} validation"] = ax.plot(
+                    epochs, values[f"val_{metric}"], "--s", color=colour_of[name], markersize=6,
+                    markerfacecolor="none", markeredgewidth=1.2, label=f"{name} validation")[0]
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(metric)
         ax.set_title(metric)
-    # One legend below the panels, so it never covers a curve.
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 4), fontsize=8)
+        legend_lines = legend_lines or drawn
+    # One legend below the panels (from the first), so it never covers a curve; each run's two lines side by side.
+    order = [label for name in runs for label in (f"{name} train", f"{name} validation") if label in legend_lines]
+    fig.legend([legend_lines[label] for label in order], order, loc="outside lower center", ncols=min(len(order), 4),
+               fontsize=8)
     fig.suptitle(title)
     return fig
 
@@ -265,8 +282,9 @@ def plot_confusion_matrix(matrix: np.ndarray, class_names: Sequence[str], title:
     if not normalize:
         bar.locator = MaxNLocator(integer=True)
         bar.update_ticks()
+    # Counts as large as the cells allow: 11 pt for ten classes, never below 7 or above 12.
     for text in display.text_.flat:
-        text.set_fontsize(8)
+        text.set_fontsize(max(7, min(12, round(110 / len(class_names)))))
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
     ax.set_title(title)

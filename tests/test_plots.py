@@ -82,12 +82,30 @@ def test_plot_history_draws_train_and_validation_per_run():
             "dropout": {"accuracy": [0.5, 0.7], "loss": [1.0, 0.8]}}
     fig = plots.plot_history(runs)
     assert [ax.get_title() for ax in fig.axes] == ["accuracy", "loss"]
-    assert [line.get_label() for line in fig.axes[0].lines] == ["baseline train", "baseline validation",
-                                                                "dropout train"]
+    # Validation lines are drawn after every training line, so they lie on top and their open markers show
+    # a training curve underneath.
+    assert [line.get_label() for line in fig.axes[0].lines] == ["baseline train", "dropout train",
+                                                                "baseline validation"]
+    train, _, validation = fig.axes[0].lines
+    assert train.get_linestyle() == "-" and validation.get_linestyle() == "--"
+    assert validation.get_markerfacecolor() == "none" and validation.get_markersize() > train.get_markersize()
     assert fig.axes[0].get_xlabel() == "epoch" and fig.get_suptitle() == "Learning curves"
     assert len(fig.legends) == 1 and not any(ax.get_legend() for ax in fig.axes)  # one legend, outside the panels
     assert [text.get_text() for text in fig.legends[0].get_texts()] == ["baseline train", "baseline validation",
                                                                         "dropout train"]
+
+
+def test_plot_history_colours_by_position_unless_a_run_is_pinned():
+    runs = {"CNN": {"loss": [1.0, 0.5], "val_loss": [1.0, 0.7]}, "further": {"loss": [0.9, 0.4]}}
+    by_position = plots.plot_history(runs, metrics=["loss"]).axes[0].lines
+    assert [line.get_color() for line in by_position] == ["C0", "C1", "C0"]
+    pinned = plots.plot_history(runs, metrics=["loss"], colours={"CNN": "C1", "further": "tab:green"}).axes[0].lines
+    assert [(line.get_label(), line.get_color()) for line in pinned] == [
+        ("CNN train", "C1"), ("further train", "tab:green"), ("CNN validation", "C1")]
+    with pytest.raises(ValueError, match="runs that are not plotted: \\['dense'\\]"):
+        plots.plot_history(runs, metrics=["loss"], colours={"dense": "C0"})
+    with pytest.raises(ValueError, match="not matplotlib colours: {'CNN': 'not-a-colour'}"):
+        plots.plot_history(runs, metrics=["loss"], colours={"CNN": "not-a-colour"})
 
 
 def test_plot_history_accepts_a_keras_history_and_rejects_bad_input():
@@ -151,6 +169,13 @@ def test_plot_confusion_matrix_can_colour_only_the_mistakes():
     assert shares.axes[0].images[0].get_clim()[1] == pytest.approx(4 / 94)
     perfect = plots.plot_confusion_matrix(np.diag([3, 4]), ["a", "b"], mistakes_only=True)
     assert perfect.axes[0].images[0].get_clim() == (0, 1)  # no mistakes: still a scale from 0
+
+
+def test_plot_confusion_matrix_counts_are_readable_for_ten_classes():
+    ten = plots.plot_confusion_matrix(np.eye(10, dtype=int) * 100, [f"class {i}" for i in range(10)])
+    assert {text.get_fontsize() for text in ten.axes[0].texts} == {11}
+    two = plots.plot_confusion_matrix(np.eye(2, dtype=int), ["a", "b"])
+    assert {text.get_fontsize() for text in two.axes[0].texts} == {12}
 
 
 def test_plot_confusion_matrix_bad_input():
