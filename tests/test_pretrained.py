@@ -160,6 +160,33 @@ def test_freeze_below_freezes_the_bottom_and_unfreezes_the_top():
         pretrained.freeze_below(base, "block9_conv1")
 
 
+def test_depth_counts_conv_and_dense_layers_on_the_longest_path():
+    chain = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3), keras.layers.ReLU(),
+                              keras.layers.BatchNormalization(), keras.layers.GlobalAveragePooling2D(),
+                              keras.layers.Dense(5), keras.layers.Dense(1)])
+    assert pretrained.depth(chain) == 3
+    inputs = keras.Input((8, 8, 3))
+    main = keras.layers.Conv2D(4, 3, padding="same")(keras.layers.Conv2D(4, 3, padding="same")(inputs))
+    shortcut = keras.layers.Conv2D(4, 1)(inputs)                      # a projection beside the main path
+    residual = keras.Model(inputs, keras.layers.Add()([main, shortcut]))
+    assert pretrained.depth(residual) == 2 and len(residual.layers) == 5
+    nested = keras.Sequential([keras.Input((8, 8, 3)), residual, keras.layers.Flatten(), keras.layers.Dense(1)])
+    assert pretrained.depth(nested) == 3
+    assert pretrained.depth(keras.Sequential([keras.Input((4,)), keras.layers.ReLU()])) == 0
+
+
+def test_depth_of_keras_resnet50_is_the_papers_50_not_its_54_convolutions():
+    model = keras.applications.ResNet50(weights=None)
+    assert pretrained.depth(model) == 50
+    assert sum(type(layer).__name__ in pretrained.DEPTH_LAYERS for layer in model.layers) == 54
+
+
+@pytest.mark.parametrize("thing", [keras.layers.Dense(3), keras.Sequential([keras.layers.Dense(3)]), "VGG16"])
+def test_depth_refuses_what_is_not_a_built_model(thing):
+    with pytest.raises(ValueError, match="built Keras model"):
+        pretrained.depth(thing)
+
+
 def test_parameter_counts_of_a_small_model():
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2), keras.layers.BatchNormalization()])
     assert pretrained.parameter_counts(model) == (3 * 2 + 2 + 2 * 2, 2 * 2)
@@ -171,6 +198,21 @@ def test_freeze_below_keeps_batchnorm_frozen_unless_told_otherwise():
     assert pretrained.freeze_below(model, "top") == 2 and not model.get_layer("bn").trainable
     assert pretrained.freeze_below(model, "top", keep_batchnorm_frozen=False) == 4
     assert pretrained.parameter_counts(model) == (3 * 3 + 3 + 2 * 3, 3 * 4 + 3 + 2 * 3)
+
+
+def test_batchnorm_kept_frozen_runs_in_inference_mode_even_in_a_training_call():
+    """What fine-tuning relies on: fit calls the model with training=True, and only a frozen BatchNorm ignores it."""
+    x = np.random.default_rng(0).normal(5, 3, size=(32, 4)).astype("float32")
+    for keep_frozen in (True, False):
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(4, name="top"),
+                                  keras.layers.BatchNormalization(name="bn")])
+        pretrained.freeze_below(model, "top", keep_batchnorm_frozen=keep_frozen)
+        training_call = keras.ops.convert_to_numpy(model(x, training=True))
+        stored_mean_unchanged = not model.get_layer("bn").moving_mean.numpy().any()
+        inference_call = keras.ops.convert_to_numpy(model(x, training=False))
+        assert np.allclose(training_call, inference_call) == keep_frozen
+        assert stored_mean_unchanged == keep_frozen
 
 
 # --- what a learner online meets -------------------------------------------------------------------
