@@ -210,6 +210,17 @@ def test_sweep_passes_and_appends_a_partial_run_to_the_earlier_table(chapters, c
     assert text.startswith("# Seed sweep, fast mode\n\nearlier table\n") and "| 02_kernels.ipynb | pass |" in text
 
 
+def test_full_sweep_runs_in_full_mode_in_its_own_folders_and_prints_the_records(chapters, course_env, capsys):
+    write_notebook(chapters / "01_pixels.ipynb", "import helpers, os\nfrom helpers import benchmark_records",
+                   "assert helpers.pick(fast=1, full=2) == 2, 'not full mode'",
+                   "assert os.environ['COURSE_DATA_DIR'].endswith('sweep-full-seed-4')",
+                   "benchmark_records.record('01', seed_seen=helpers.seed())")
+    out_file = course_env / "sweep-full.md"
+    assert sweep.main(["01", "--seeds", "4", "--full", "--out", str(out_file)]) == 0
+    assert out_file.read_text().startswith("# Seed sweep, full mode") and "--seeds 4 --full`" in out_file.read_text()
+    assert "records: 01/seed_seen = 4" in capsys.readouterr().out
+
+
 def test_sweep_rejects_negative_seeds(chapters):
     with pytest.raises(SystemExit):
         sweep.main(["01", "--seeds", "-1"])
