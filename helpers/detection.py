@@ -112,29 +112,38 @@ def above(result: dict[str, np.ndarray], min_score: float) -> dict[str, np.ndarr
     return {key: np.asarray(value)[keep] for key, value in result.items()}
 
 
-def match(pred_boxes: object, pred_labels: Sequence, true_boxes: object, true_labels: Sequence,
-          iou_threshold: float = 0.5) -> int:
-    """True positives: predictions (in the given order, best first) matched one-to-one to a same-label box at IoU >= threshold."""
+def match_flags(pred_boxes: object, pred_labels: Sequence, true_boxes: object, true_labels: Sequence,
+                iou_threshold: float = 0.5) -> np.ndarray:
+    """For each prediction (in the given order, best first): is it a hit, matched one-to-one to a same-label
+    true box at IoU >= threshold that no earlier prediction took? A bool array, one per prediction."""
     overlaps = iou(np.reshape(pred_boxes, (-1, 4)), np.reshape(true_boxes, (-1, 4)))
     if len(pred_labels) != overlaps.shape[0] or len(true_labels) != overlaps.shape[1]:
         raise ValueError("need one label per box")
     used = np.zeros(overlaps.shape[1], bool)
-    hits = 0
+    hits = np.zeros(overlaps.shape[0], bool)
     for i in range(overlaps.shape[0]):
         candidates = [(overlaps[i, j], j) for j in range(overlaps.shape[1])
                       if not used[j] and pred_labels[i] == true_labels[j] and overlaps[i, j] >= iou_threshold]
         if candidates:
             used[max(candidates)[1]] = True
-            hits += 1
+            hits[i] = True
     return hits
 
 
+def match(pred_boxes: object, pred_labels: Sequence, true_boxes: object, true_labels: Sequence,
+          iou_threshold: float = 0.5) -> int:
+    """True positives: predictions (in the given order, best first) matched one-to-one to a same-label box at IoU >= threshold."""
+    return int(match_flags(pred_boxes, pred_labels, true_boxes, true_labels, iou_threshold).sum())
+
+
 def draw_boxes(image: np.ndarray, boxes: object, labels: Sequence[str] = (), scores: Sequence[float] = (),
-               normalized: bool = True, title: str = "", ax=None, colour: str = "yellow"):
+               normalized: bool = True, title: str = "", ax=None, colour: str | Sequence[str] = "yellow",
+               linewidth: float = 2.0, alpha: float = 1.0):
     """Show `image` with each [ymin, xmin, ymax, xmax] box outlined and labelled 'label: score'; return the Figure.
 
     Boxes come best first (as detectors return them), so where labels overlap, the better box's label is on top.
-    Box edges are drawn on pixel edges: a box from row 10 to row 20 covers pixel rows 10..19.
+    Box edges are drawn on pixel edges: a box from row 10 to row 20 covers pixel rows 10..19. `colour` is one
+    colour or one per box; thin (`linewidth`) translucent (`alpha` < 1) outlines keep many boxes readable.
     """
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
@@ -147,6 +156,11 @@ def draw_boxes(image: np.ndarray, boxes: object, labels: Sequence[str] = (), sco
     pixels = to_pixels(boxes, height, width) if normalized else boxes
     if labels and len(labels) != len(pixels) or len(scores) and len(scores) != len(pixels):
         raise ValueError(f"got {len(pixels)} boxes, {len(labels)} labels and {len(scores)} scores")
+    colours = [colour] * len(pixels) if isinstance(colour, str) else list(colour)
+    if len(colours) != len(pixels):
+        raise ValueError(f"got {len(pixels)} boxes and {len(colours)} colours")
+    if not (linewidth > 0 and 0 < alpha <= 1):
+        raise ValueError(f"need linewidth > 0 and 0 < alpha <= 1, got {linewidth} and {alpha}")
     if ax is None:
         fig, ax = plt.subplots(figsize=(6, 6 * height / width))
     fig = ax.figure
@@ -154,13 +168,13 @@ def draw_boxes(image: np.ndarray, boxes: object, labels: Sequence[str] = (), sco
     for i, (ymin, xmin, ymax, xmax) in enumerate(pixels):
         # imshow puts pixel centres on integers, so pixel edges sit at -0.5, 0.5, ...
         ax.add_patch(Rectangle((xmin - 0.5, ymin - 0.5), xmax - xmin, ymax - ymin, fill=False,
-                               edgecolor=colour, linewidth=2))
+                               edgecolor=colours[i], linewidth=linewidth, alpha=alpha))
         text = labels[i] if labels else ""
         if len(scores):
             text = f"{text}: {scores[i]:.0%}" if text else f"{scores[i]:.0%}"
         if text:
             ax.text(xmin - 0.5, ymin - 1.5, text, color="black", fontsize=8, va="bottom",
-                    bbox={"facecolor": colour, "edgecolor": "none", "pad": 1},
+                    bbox={"facecolor": colours[i], "edgecolor": "none", "pad": 1},
                     zorder=3 + len(pixels) - i)   # earlier (better) boxes' labels on top of later ones
     ax.set_title(title or f"{len(pixels)} boxes")
     ax.set_axis_off()

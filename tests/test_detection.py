@@ -70,6 +70,16 @@ def test_match_counts_one_to_one_same_label_hits():
         detection.match(predicted, [1], truth, [1, 2])
 
 
+def test_match_flags_mark_each_hit_in_order():
+    truth = [[0, 0, 10, 10], [20, 20, 30, 30]]
+    predicted = [[1, 1, 10, 10], [0, 0, 10, 10], [20, 20, 30, 30], [50, 50, 60, 60]]
+    # the first prediction takes the first true box (IoU 0.81), so the exact copy after it is a duplicate
+    assert detection.match_flags(predicted, [1, 1, 2, 1], truth, [1, 2]).tolist() == [True, False, True, False]
+    assert detection.match_flags(np.zeros((0, 4)), [], truth, [1, 2]).dtype == bool
+    with pytest.raises(ValueError, match="one label per box"):
+        detection.match_flags(predicted, [1, 2], truth, [1, 2])
+
+
 def _result(scores):
     n = len(scores)
     return {"detection_boxes": np.tile([[0.1, 0.1, 0.2, 0.2]], (n, 1)), "detection_scores": np.array(scores),
@@ -127,6 +137,19 @@ def test_drawing_pixel_boxes_and_no_boxes():
     with pytest.raises(ValueError, match="image"):
         detection.draw_boxes(np.zeros(5), [[0, 0, 1, 1]])
     plt.close("all")
+
+
+def test_boxes_take_one_colour_each_and_thin_translucent_lines():
+    image = np.zeros((50, 60), np.float32)
+    fig = detection.draw_boxes(image, [[0, 0, 0.5, 0.5], [0.5, 0.5, 1, 1]], ["a", "b"], colour=["red", "cyan"],
+                               linewidth=0.5, alpha=0.4)
+    first, second = fig.axes[0].patches
+    assert first.get_edgecolor()[:3] == (1.0, 0.0, 0.0) and second.get_edgecolor()[:3] == (0.0, 1.0, 1.0)
+    assert first.get_linewidth() == 0.5 and first.get_alpha() == 0.4
+    with pytest.raises(ValueError, match="colours"):
+        detection.draw_boxes(image, [[0, 0, 1, 1]], colour=["red", "cyan"])
+    with pytest.raises(ValueError, match="alpha"):
+        detection.draw_boxes(image, [[0, 0, 1, 1]], alpha=0.0)
 
 
 def test_prepare_image_converts_with_notes(capsys):

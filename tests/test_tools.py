@@ -217,7 +217,9 @@ def test_full_sweep_runs_in_full_mode_in_its_own_folders_and_prints_the_records(
                    "benchmark_records.record('01', seed_seen=helpers.seed())")
     out_file = course_env / "sweep-full.md"
     assert sweep.main(["01", "--seeds", "4", "--full", "--out", str(out_file)]) == 0
-    assert out_file.read_text().startswith("# Seed sweep, full mode") and "--seeds 4 --full`" in out_file.read_text()
+    text = out_file.read_text()
+    assert text.startswith("# Seed sweep, full mode") and "--seeds 4 --full`" in text
+    assert "- 01_pixels.ipynb seed 4: 01/seed_seen = 4" in text
     assert "records: 01/seed_seen = 4" in capsys.readouterr().out
 
 

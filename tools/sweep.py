@@ -79,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     if any(seed < 0 for seed in args.seeds):
         parser.error(f"seeds must be non-negative, got {args.seeds}")
     results: dict[str, dict[int, list[str]]] = {}
+    recorded: list[str] = []
     with tempfile.TemporaryDirectory() as scratch:
         for path in chapter_notebooks(args.names):
             results[path.name] = {}
@@ -89,9 +90,13 @@ def main(argv: list[str] | None = None) -> int:
                 for line in failed:
                     print(f"  {line}", flush=True)
                 if records:
-                    print("  records: " + ", ".join(f"{name} = {value:.4g}" for name, value in records.items()), flush=True)
+                    recorded.append(f"- {path.name} seed {seed}: " + ", ".join(f"{name} = {value:.4g}"
+                                                                              for name, value in records.items()))
+                    print("  records: " + recorded[-1].split(": ", 1)[1], flush=True)
     command = " ".join(["./course sweep", *args.names, "--seeds", *map(str, args.seeds), *(["--full"] if args.full else [])])
     section = f"## {time.strftime('%Y-%m-%d %H:%M')}: `{command}`\n\n" + table(results, args.seeds)
+    if recorded:
+        section += "\nNumbers the chapters recorded:\n\n" + "\n".join(recorded) + "\n"
     partial = set(results) != {path.name for path in chapter_notebooks()}
     header = f"# Seed sweep, {mode} mode\n\nEach seed ran in a data folder of its own; FAIL lists the failing cells.\n\n"
     text = (out.read_text(encoding="utf-8") + "\n" if partial and out.exists() else header) + section
