@@ -523,3 +523,106 @@ def test_02_5_the_reference_really_turns_correlation_into_convolution(rng):
 def test_a_replaced_exercise_keeps_its_check(registry):
     changed = dataclasses.replace(registry.get("99.1"), solution="answer = 41")
     assert changed.checker is registry.get("99.1").checker and changed.solution == "answer = 41"
+
+
+# --- chapter 03 ------------------------------------------------------------------------------
+
+
+def test_context_reaches_the_check_cell_and_must_be_a_keyword_only_parameter():
+    item = REGISTRY.get("03.2")
+    assert item.check_call == 'check("03.2", y_train_onehot, loss, labels=y_train)'
+    with pytest.raises(ValueError, match="keyword-only parameter"):
+        make(context=(("labels", "y_train"),))
+    with pytest.raises(ValueError, match="not a Python expression"):
+        make(checker=lambda answer, *, labels: None, context=(("labels", "y_train["),))
+
+
+@pytest.mark.parametrize("answer, words", [
+    ((13 * 13 * 32 + 1) * 128, None),
+    (692352.0, None),
+    (13 * 13 * 32 * 128, "leaves out the biases"),
+    ((5 * 5 * 64 + 1) * 128, "with the second block still in place"),
+    ((26 * 26 * 32 + 1) * 128, "pool_1 halves 26 to 13"),
+    ((28 * 28 * 32 + 1) * 128, "shrinks 28 to 26"),
+    ((14 * 14 * 32 + 1) * 128, "padding='same'"),
+    ((13 * 13 * 64 + 1) * 128, "32 channels reach Flatten"),
+    ((13 * 13 * 32 + 1) * 64, "with 128 units"),
+    (12345, "(inputs + 1) x units"),
+    ("692352", "should be a number, got str"),
+])
+def test_03_1_dense_parameters_without_the_second_block(answer, words):
+    expect("03.1", (answer,), words)
+
+
+LABELS = np.array([3, 0, 9, 1, 1, 7, 2, 8, 5, 4, 6, 0])
+
+
+def onehot(labels=LABELS, classes=10):
+    return np.eye(classes)[labels]
+
+
+@pytest.mark.parametrize("make_answers, words", [
+    (lambda: (onehot(), "categorical_crossentropy"), None),
+    (lambda: (onehot().astype(np.float32), " Categorical_Crossentropy "), None),
+    (lambda: (onehot(), "__keras_loss__"), None),
+    (lambda: (LABELS, "categorical_crossentropy"), "these are class numbers"),
+    (lambda: (onehot().T, "categorical_crossentropy"), "rows and columns are swapped"),
+    (lambda: (onehot()[:-2], "categorical_crossentropy"), "built from another split"),
+    (lambda: (np.eye(9)[LABELS.clip(0, 8)], "categorical_crossentropy"), "9 columns"),
+    (lambda: (onehot() * 0.9 + 0.01, "categorical_crossentropy"), "a single 1 and nine 0s"),
+    (lambda: (onehot(np.roll(LABELS, 1)), "categorical_crossentropy"), "the rows must follow y_train's order"),
+    (lambda: (onehot(), "sparse_categorical_crossentropy"), "reads class numbers"),
+    (lambda: (onehot(), "binary_crossentropy"), "its own yes/no question"),
+    (lambda: (onehot(), "mse"), "should name the cross-entropy for one-hot labels"),
+    (lambda: (onehot(), ...), "`loss` still holds a blank"),
+])
+def test_03_2_one_hot_labels_and_their_loss(make_answers, words):
+    answers = make_answers()
+    if answers[1] == "__keras_loss__":
+        import keras
+
+        answers = (answers[0], keras.losses.CategoricalCrossentropy())
+    line = REGISTRY.verdict("03.2", *answers, labels=LABELS)
+    if words is None:
+        assert line.startswith("03.2 correct: "), line
+    else:
+        assert line.startswith("03.2 not yet: ") and words in line, line
+
+
+def test_03_2_the_solution_makes_what_the_check_wants():
+    import keras
+
+    namespace = {"keras": keras, "y_train": LABELS}
+    exec(REGISTRY.get("03.2").solution, namespace)
+    assert REGISTRY.verdict("03.2", namespace["y_train_onehot"], namespace["loss"], labels=LABELS).startswith(
+        "03.2 correct")
+
+
+@pytest.mark.parametrize("answers, words", [
+    (((11, 11, 64), (5, 5, 64)), None),
+    (([None, 11, 11, 64], (None, 5, 5, 64)), None),
+    (((13, 13, 64), (6, 6, 64)), "removes a 1-pixel border"),
+    (((11, 11, 32), (5, 5, 32)), "64, not 32"),
+    (((24, 24, 64), (12, 12, 64)), "pool_1 halves 26 to 13"),
+    (((11, 11, 64), (6, 6, 64)), "rounds down"),
+    (((11, 11, 64), (5.5, 5.5, 64)), "rounds down"),
+    (((11, 11, 64), (11, 11, 64)), "halves the height and width"),
+    (((11, 11, 64), (5, 5, 32)), "pooling keeps the channels"),
+    (((11, 11), (5, 5, 64)), "(height, width, channels)"),
+    (("11x11x64", (5, 5, 64)), "should be a tuple"),
+])
+def test_03_3_output_shapes_after_the_second_block(answers, words):
+    expect("03.3", answers, words)
+
+
+def test_03_shapes_and_parameters_agree_with_keras():
+    import keras
+
+    model = keras.Sequential([keras.Input(shape=(28, 28, 1)), keras.layers.Conv2D(32, 3, name="conv_1"),
+                              keras.layers.MaxPooling2D(2), keras.layers.Conv2D(64, 3, name="conv_2"),
+                              keras.layers.MaxPooling2D(2, name="pool_2")])
+    assert model.get_layer("conv_2").output.shape[1:] == (11, 11, 64)
+    assert model.get_layer("pool_2").output.shape[1:] == (5, 5, 64)
+    namespace = {"keras": keras}
+    exec(REGISTRY.get("03.1").solution, namespace)
+    assert namespace["dense_params"] == namespace["one_block"].get_layer("dense_128").count_params()

@@ -14,7 +14,9 @@ named as in the scaffold cell; it raises `NotYet("reason")` for a wrong answer a
             raise NotYet("x and y are swapped: ...")
 
 `solution` is the code that replaces the scaffold cell; the test run executes it after its chapter
-(tools.exercise_proof) and fails unless the check then prints "correct".
+(tools.exercise_proof) and fails unless the check then prints "correct". A check that needs the chapter's
+own objects besides the answers names them in `context` ({keyword: expression}): the check cell passes
+them as keywords, `check("03.2", onehot, labels=y_train)`, and the check function takes them keyword-only.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ class Exercise:
     scaffold: str
     solution: str
     none_is_blank: bool = True
+    context: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if not ID_PATTERN.fullmatch(self.id):
@@ -61,6 +64,15 @@ class Exercise:
         for name in ("why", "hint", "scaffold", "solution"):
             if not isinstance(getattr(self, name), str) or not getattr(self, name).strip():
                 raise ValueError(f"exercise {self.id}: {name} must be a non-empty string")
+        keywords = inspect.signature(self.checker).parameters
+        for name, expression in self.context:
+            if not name.isidentifier() or keywords.get(name, None) is None \
+                    or keywords[name].kind != inspect.Parameter.KEYWORD_ONLY:
+                raise ValueError(f"exercise {self.id}: context {name!r} must be a keyword-only parameter of the check")
+            try:
+                compile(expression, f"<context {self.id}>", "eval")
+            except SyntaxError as error:
+                raise ValueError(f"exercise {self.id}: context {name}={expression!r} is not a Python expression") from error
         try:
             compile(self.solution, f"<solution {self.id}>", "exec")
             compile(self.scaffold, f"<scaffold {self.id}>", "exec")
@@ -86,8 +98,9 @@ class Exercise:
 
     @property
     def check_call(self) -> str:
-        """The check cell's code: check("05.3", answer, ...)."""
-        return f'check("{self.id}", {", ".join(self.answers)})'
+        """The check cell's code: check("05.3", answer, ..., keyword=expression, ...)."""
+        passed = [*self.answers, *(f"{name}={expression}" for name, expression in self.context)]
+        return f'check("{self.id}", {", ".join(passed)})'
 
 
 def _is_empty_function(value: object) -> bool:
@@ -207,12 +220,13 @@ REGISTRY = Registry(autoload=True)
 
 
 def exercise(exercise_id: str, *, why: str, hint: str, scaffold: str, solution: str, none_is_blank: bool = True,
+             context: dict[str, str] | None = None,
              registry: Registry = REGISTRY) -> Callable[[Callable[..., None]], Callable[..., None]]:
     """Register the decorated check function as exercise `exercise_id` (see the module's docstring)."""
 
     def register(checker: Callable[..., None]) -> Callable[..., None]:
         registry.add(Exercise(exercise_id, checker, why=why, hint=hint, scaffold=scaffold, solution=solution,
-                              none_is_blank=none_is_blank))
+                              none_is_blank=none_is_blank, context=tuple((context or {}).items())))
         return checker
 
     return register
