@@ -626,3 +626,49 @@ def test_03_shapes_and_parameters_agree_with_keras():
     namespace = {"keras": keras}
     exec(REGISTRY.get("03.1").solution, namespace)
     assert namespace["dense_params"] == namespace["one_block"].get_layer("dense_128").count_params()
+
+
+MATRIX = np.array([[5, 1, 0], [2, 7, 1], [0, 0, 9]])
+
+
+@pytest.mark.parametrize("answer, words", [
+    ([1, 3, 0], None),
+    (np.array([1, 3, 0]), None),
+    ([2, 1, 1], "column sums"),
+    ([6, 10, 9], "subtract them"),
+    ([5, 7, 9], "the diagonal"),
+    ([1, 3], "one count per digit"),
+    ([0, 3, 0], "digit 0, for one, has 1"),
+])
+def test_03_4_missed_digits_per_true_class(answer, words):
+    line = REGISTRY.verdict("03.4", answer, matrix=MATRIX)
+    assert line.startswith("03.4 correct: ") if words is None else ("not yet" in line and words in line), line
+
+
+class FixedModel:
+    """predict -> the same ten probabilities for each image, the largest at digit 7."""
+
+    def predict(self, images, verbose=0):
+        row = np.full(10, 0.02)
+        row[7] = 0.82
+        return np.tile(row, (len(images), 1))
+
+
+IMAGES = np.random.default_rng(0).uniform(0, 1, (4, 28, 28, 1)).astype(np.float32)
+
+
+@pytest.mark.parametrize("make_answers, words", [
+    (lambda: (IMAGES[:1], 7), None),
+    (lambda: (IMAGES[:1], np.int64(7)), None),
+    (lambda: (IMAGES[0], 7), "without the batch axis"),
+    (lambda: (IMAGES[:1, ..., 0], 7), "no channel axis"),
+    (lambda: (IMAGES[:2], 7), "should have shape (1, 28, 28, 1)"),
+    (lambda: (IMAGES[:1] * 255, 7), "0-255 bytes"),
+    (lambda: (IMAGES[1:2], 7), "not the first test digit"),
+    (lambda: (IMAGES[:1], FixedModel().predict(IMAGES[:1])[0]), "ten probabilities"),
+    (lambda: (IMAGES[:1], 0.82), "argmax, not max"),
+    (lambda: (IMAGES[:1], 3), "predicts 7 for this digit, not 3"),
+])
+def test_03_5_one_prediction(make_answers, words):
+    line = REGISTRY.verdict("03.5", *make_answers(), images=IMAGES, model=FixedModel())
+    assert line.startswith("03.5 correct: ") if words is None else ("not yet" in line and words in line), line

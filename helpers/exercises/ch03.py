@@ -139,3 +139,75 @@ def shapes_after_second_block(conv_2_shape, pool_2_shape):
         if pool[2] != 64:
             raise NotYet("pooling keeps the channels: 64")
         raise NotYet(f"pool_2's output is not {pool_2_shape}: halve conv_2's height and width, rounding down")
+
+
+@exercise(
+    "03.4",
+    why="Rows of a confusion matrix are the true classes and columns the predictions, so a row's off-diagonal sum is "
+        "what a class loses (its missed digits) and a column's is what the model wrongly calls that class.",
+    hint="In section 8's `matrix`, row i counts the test digits whose true class is i; the diagonal holds the right "
+         "answers. NumPy: `matrix.sum(axis=1)` sums along each row, `np.diag(matrix)` takes the diagonal.",
+    scaffold="missed_per_digit = ...  # for each true digit 0-9: how many of its test digits were misclassified",
+    solution="missed_per_digit = matrix.sum(axis=1) - np.diag(matrix)\n"
+             "print(dict(enumerate(missed_per_digit.tolist())))",
+    context={"matrix": "matrix"},
+)
+def missed_per_true_digit(missed_per_digit, *, matrix):
+    """Misclassified test digits per true class, from the confusion matrix."""
+    matrix = np.asarray(matrix)
+    answer = as_array(missed_per_digit, "missed_per_digit")
+    rows, columns, diagonal = matrix.sum(axis=1), matrix.sum(axis=0), np.diag(matrix)
+    if answer.shape != (len(matrix),):
+        raise NotYet(f"`missed_per_digit` should hold one count per digit, shape ({len(matrix)},), got {answer.shape}")
+    if np.array_equal(answer, rows - diagonal):
+        return
+    if np.array_equal(answer, columns - diagonal) and not np.array_equal(rows, columns):
+        raise NotYet("these are column sums: how often each digit was wrongly predicted; the true digits are the rows "
+                     "(axis=1)")
+    if np.array_equal(answer, rows):
+        raise NotYet("these are all test digits per class, the right answers on the diagonal included; subtract them")
+    if np.array_equal(answer, diagonal):
+        raise NotYet("these are the correctly classified digits (the diagonal); the missed ones are the rest of each row")
+    raise NotYet(f"the counts do not match the matrix; digit 0, for one, has {int(rows[0] - diagonal[0])} misclassified "
+                 f"test digits, your answer says {answer[0]:g}")
+
+
+@exercise(
+    "03.5",
+    why="Keras models take batches: one image goes in as a batch of one, and the answer is one row of ten "
+        "probabilities whose argmax is the digit.",
+    hint="`X_test` (scaled, with a channel axis) is what the model was trained on; slicing `X_test[:1]` keeps the batch "
+         "axis where `X_test[0]` drops it. `np.argmax` turns ten probabilities into a digit.",
+    scaffold="batch_of_one = ...  # the first test digit, as the model wants it\n"
+             "predicted_digit = ...  # the digit the model predicts for it, one whole number",
+    solution="batch_of_one = X_test[:1]\n"
+             "predicted_digit = int(model.predict(batch_of_one, verbose=0).argmax())\n"
+             "print(batch_of_one.shape, '->', predicted_digit)",
+    context={"images": "X_test", "model": "model"},
+)
+def one_prediction(batch_of_one, predicted_digit, *, images, model):
+    """The first test digit as a batch of one, and the model's digit for it."""
+    batch = as_array(batch_of_one, "batch_of_one")
+    first = np.asarray(images[:1])
+    if batch.shape == first.shape[1:]:
+        raise NotYet(f"shape {batch.shape} is one image without the batch axis; predict wants a batch: X_test[:1], "
+                     f"shape {first.shape}")
+    if batch.ndim == 3 and batch.shape[1:] == first.shape[1:3]:
+        raise NotYet(f"shape {batch.shape} has no channel axis: this is x_test, the raw bytes; the model takes X_test "
+                     f"(scaled to 0-1, shape {first.shape})")
+    if batch.shape != first.shape:
+        raise NotYet(f"`batch_of_one` should have shape {first.shape}, got {batch.shape}")
+    if batch.max() > 1.0:
+        raise NotYet("these are 0-255 bytes; the model was trained on X_test's values, scaled to 0-1")
+    if not np.allclose(batch, first):
+        raise NotYet("this is not the first test digit, X_test[:1]")
+    probabilities = np.asarray(model.predict(first, verbose=0))[0]
+    if isinstance(predicted_digit, (list, tuple, np.ndarray)) and np.size(predicted_digit) > 1:
+        raise NotYet("these are the ten probabilities; the digit is the position of the largest (argmax)")
+    digit = as_number(predicted_digit if not isinstance(predicted_digit, np.ndarray) else predicted_digit.item(),
+                      "predicted_digit")
+    if 0 < digit < 1 and np.isclose(digit, probabilities.max(), atol=1e-4):
+        raise NotYet("this is the largest probability; the digit is where it sits: argmax, not max")
+    if digit != int(probabilities.argmax()):
+        raise NotYet(f"the model predicts {int(probabilities.argmax())} for this digit, not {digit:g} (is that the true "
+                     "label, y_test[0]?)")
