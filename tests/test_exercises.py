@@ -530,7 +530,7 @@ def test_a_replaced_exercise_keeps_its_check(registry):
 
 def test_context_reaches_the_check_cell_and_must_be_a_keyword_only_parameter():
     item = REGISTRY.get("03.2")
-    assert item.check_call == 'check("03.2", y_train_onehot, loss, labels=y_train)'
+    assert item.check_call == 'check("03.2", y_train_onehot, onehot_loss, labels=y_train)'
     with pytest.raises(ValueError, match="keyword-only parameter"):
         make(context=(("labels", "y_train"),))
     with pytest.raises(ValueError, match="not a Python expression"):
@@ -574,7 +574,7 @@ def onehot(labels=LABELS, classes=10):
     (lambda: (onehot(), "sparse_categorical_crossentropy"), "reads class numbers"),
     (lambda: (onehot(), "binary_crossentropy"), "its own yes/no question"),
     (lambda: (onehot(), "mse"), "should name the cross-entropy for one-hot labels"),
-    (lambda: (onehot(), ...), "`loss` still holds a blank"),
+    (lambda: (onehot(), ...), "`onehot_loss` still holds a blank"),
 ])
 def test_03_2_one_hot_labels_and_their_loss(make_answers, words):
     answers = make_answers()
@@ -594,7 +594,7 @@ def test_03_2_the_solution_makes_what_the_check_wants():
 
     namespace = {"keras": keras, "y_train": LABELS}
     exec(REGISTRY.get("03.2").solution, namespace)
-    assert REGISTRY.verdict("03.2", namespace["y_train_onehot"], namespace["loss"], labels=LABELS).startswith(
+    assert REGISTRY.verdict("03.2", namespace["y_train_onehot"], namespace["onehot_loss"], labels=LABELS).startswith(
         "03.2 correct")
 
 

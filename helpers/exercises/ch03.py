@@ -1,4 +1,4 @@
-"""Chapter 03's exercises: a dense layer's parameters by hand, one-hot labels and their loss, output shapes."""
+"""Chapter 03's exercises: a dense layer's parameters by hand, one-hot labels and their loss, output shapes, what each digit loses in the confusion matrix, one prediction."""
 
 from __future__ import annotations
 
@@ -58,12 +58,12 @@ def dense_without_second_block(dense_params):
     hint="keras.utils.to_categorical turns class numbers into one-hot rows; say how many classes there are, in case "
          "a small split misses one. Which of the chapter's two cross-entropies reads such rows?",
     scaffold="y_train_onehot = ...  # y_train as one-hot rows\n"
-             "loss = ...  # the name of the Keras loss for one-hot labels",
+             "onehot_loss = ...  # the name of the Keras loss for one-hot labels",
     solution="y_train_onehot = keras.utils.to_categorical(y_train, num_classes=10)\n"
-             "loss = \"categorical_crossentropy\"",
+             "onehot_loss = \"categorical_crossentropy\"",
     context={"labels": "y_train"},
 )
-def one_hot_labels(y_train_onehot, loss, *, labels):
+def one_hot_labels(y_train_onehot, onehot_loss, *, labels):
     """y_train as one-hot rows, and the loss that reads them."""
     labels = np.asarray(labels)
     onehot = as_array(y_train_onehot, "y_train_onehot")
@@ -85,6 +85,7 @@ def one_hot_labels(y_train_onehot, loss, *, labels):
         i = int(wrong[0])
         raise NotYet(f"row {i} has its 1 in column {int(onehot[i].argmax())}, but y_train[{i}] is {int(labels[i])}: "
                      "the rows must follow y_train's order")
+    loss = onehot_loss
     name = loss if isinstance(loss, str) else getattr(loss, "name", getattr(loss, "__name__", type(loss).__name__))
     name = str(name).strip().lower()
     if name in ("categorical_crossentropy", "categoricalcrossentropy"):
@@ -94,7 +95,7 @@ def one_hot_labels(y_train_onehot, loss, *, labels):
     if "binary" in name:
         raise NotYet(f"{loss!r} scores each column as its own yes/no question; one class out of ten needs "
                      "categorical_crossentropy")
-    raise NotYet(f"`loss` should name the cross-entropy for one-hot labels, got {loss!r}")
+    raise NotYet(f"`onehot_loss` should name the cross-entropy for one-hot labels, got {loss!r}")
 
 
 def _shape(value: object, name: str) -> tuple[float, ...]:
