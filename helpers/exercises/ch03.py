@@ -1,4 +1,4 @@
-"""Chapter 03's exercises: a dense layer's parameters by hand, one-hot labels and their loss, output shapes, what each digit loses in the confusion matrix, one prediction."""
+"""Chapter 03's exercises: parameters by hand, one-hot labels, output shapes, the confusion matrix, one prediction."""
 
 from __future__ import annotations
 
