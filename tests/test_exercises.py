@@ -672,3 +672,102 @@ IMAGES = np.random.default_rng(0).uniform(0, 1, (4, 28, 28, 1)).astype(np.float3
 def test_03_5_one_prediction(make_answers, words):
     line = REGISTRY.verdict("03.5", *make_answers(), images=IMAGES, model=FixedModel())
     assert line.startswith("03.5 correct: ") if words is None else ("not yet" in line and words in line), line
+
+
+# --- chapter 04 ------------------------------------------------------------------------------
+
+
+DIGITS = np.array([0, 4, 5, 9, 3, 7, 2, 6, 1, 8])
+
+
+@pytest.mark.parametrize("make_answer, words", [
+    (lambda: (DIGITS > 4).astype(int), None),
+    (lambda: DIGITS > 4, None),
+    (lambda: (DIGITS > 4).astype(np.float32)[:, None], None),
+    (lambda: (DIGITS >= 4).astype(int), "use > rather than >="),
+    (lambda: DIGITS % 2, "this is the parity"),
+    (lambda: (DIGITS <= 4).astype(int), "1 and 0 are swapped"),
+    (lambda: np.eye(10)[DIGITS] > 4, "these are one-hot rows"),
+    (lambda: (DIGITS[:-1] > 4).astype(int), "one label per training digit"),
+    (lambda: DIGITS, "should be 0 or 1"),
+    (lambda: (DIGITS > 5).astype(int), "is a 5, labelled 0"),
+])
+def test_04_1_labels_greater_than_four(make_answer, words):
+    line = REGISTRY.verdict("04.1", make_answer(), labels=DIGITS)
+    assert line.startswith("04.1 correct: ") if words is None else ("not yet" in line and words in line), line
+
+
+SCORES = {"loss": 0.1 + 0.5 * 0.06, "digit_loss": 0.1, "odd_loss": 0.06}
+WEIGHTS = {"digit": 1.0, "odd": 0.5}
+
+
+@pytest.mark.parametrize("answer, words", [
+    (0.13, None),
+    (np.float32(0.13), None),
+    (0.16, "the plain sum"),
+    (0.08, "the mean of the two losses"),
+    (0.5 * 0.1 + 0.06, "the weights are swapped"),
+    (0.2, "is not the weighted sum"),
+    ("0.13", "should be a number"),
+])
+def test_04_2_the_weighted_total_loss(answer, words):
+    line = REGISTRY.verdict("04.2", answer, scores=SCORES, weights=WEIGHTS)
+    assert line.startswith("04.2 correct: ") if words is None else ("not yet" in line and words in line), line
+
+
+@pytest.fixture(scope="module")
+def two_heads():
+    """A small two-headed model like chapter 04's (a dense trunk), and 256 random digits with their labels."""
+    import keras
+
+    def build():
+        image = keras.Input(shape=(28, 28, 1))
+        shared = keras.layers.Dense(128, activation="relu", name="shared")(keras.layers.Flatten()(image))
+        return keras.Model(image, {"digit": keras.layers.Dense(10, activation="softmax", name="digit")(shared),
+                                   "odd": keras.layers.Dense(1, activation="sigmoid", name="odd")(shared)})
+
+    rng = np.random.default_rng(0)
+    x, y = rng.uniform(0, 1, (256, 28, 28, 1)).astype(np.float32), rng.integers(0, 10, 256)
+    return build, x, {"digit": y, "odd": y % 2}
+
+
+def trained_heads(two_heads, odd_weight, recompile=True):
+    """Heads' weights (odd, digit) before and after one epoch; the odd loss weight set, with or without recompiling."""
+    import keras
+
+    build, x, y = two_heads
+    keras.utils.set_random_seed(0)
+    model = build()
+    losses = {"digit": "sparse_categorical_crossentropy", "odd": "binary_crossentropy"}
+    model.compile(optimizer="adam", loss=losses, loss_weights={"digit": 1.0, "odd": 0.5})
+    if recompile:
+        model.compile(optimizer="adam", loss=losses, loss_weights={"digit": 1.0, "odd": odd_weight})
+    before = [model.get_layer(name).get_weights() for name in ("odd", "digit")]
+    model.fit(x, y, batch_size=64, epochs=1, verbose=0)
+    after = [model.get_layer(name).get_weights() for name in ("odd", "digit")]
+    return model, before, after
+
+
+def test_04_3_a_head_with_loss_weight_zero_keeps_its_weights(two_heads):
+    model, (odd_before, digit_before), (odd_after, digit_after) = trained_heads(two_heads, 0.0)
+    assert REGISTRY.verdict("04.3", odd_before, digit_before, odd_after, digit_after).startswith("04.3 correct")
+    expect("04.3", (odd_before, digit_before, odd_before, digit_before), "did fit run")
+    expect("04.3", (model.get_layer("odd").weights, digit_before, odd_after, digit_after), "get_weights()")
+    expect("04.3", (digit_before, odd_before, digit_after, odd_after), "the odd head's kernel (128, 1)")
+    expect("04.3", (odd_before, odd_before, odd_after, digit_after), "the digit head's kernel (128, 10)")
+    _, (odd_before, digit_before), (odd_after, digit_after) = trained_heads(two_heads, 0.0, recompile=False)
+    expect("04.3", (odd_before, digit_before, odd_after, digit_after), "compile again")
+
+
+@pytest.mark.parametrize("gain, error, answer, words", [
+    (0.004, 0.003, "cannot tell", None),
+    (0.010, 0.003, "parity of the predicted digit", None),
+    (-0.010, 0.003, " Parity head ", None),
+    (0.004, 0.003, "parity of the predicted digit", "within two standard errors"),
+    (0.010, 0.003, "cannot tell", "more than two standard errors"),
+    (0.010, 0.003, "parity head", "the sign"),
+    (0.004, 0.003, "the digit head", '`better` should be "parity head"'),
+])
+def test_04_4_a_verdict_from_a_paired_gain(gain, error, answer, words):
+    line = REGISTRY.verdict("04.4", answer, gain=gain, error=error)
+    assert line.startswith("04.4 correct: ") if words is None else ("not yet" in line and words in line), line
