@@ -771,3 +771,16 @@ def test_04_3_a_head_with_loss_weight_zero_keeps_its_weights(two_heads):
 def test_04_4_a_verdict_from_a_paired_gain(gain, error, answer, words):
     line = REGISTRY.verdict("04.4", answer, gain=gain, error=error)
     assert line.startswith("04.4 correct: ") if words is None else ("not yet" in line and words in line), line
+
+
+def test_03_5_and_03_3_accept_answers_in_other_containers_and_name_a_scaled_image_without_channels():
+    line = REGISTRY.verdict("03.5", IMAGES[:1], [7], images=IMAGES, model=FixedModel())
+    assert line.startswith("03.5 correct"), line
+    line = REGISTRY.verdict("03.5", IMAGES[:1, ..., 0], 7, images=IMAGES, model=FixedModel())
+    assert "no channel axis; X_test[:1] keeps it" in line, line
+    assert REGISTRY.verdict("03.3", np.array([11, 11, 64]), (5, 5, 64)).startswith("03.3 correct")
+
+
+def test_04_3_the_same_copy_before_and_after_is_not_a_measurement(two_heads):
+    _, (odd_before, digit_before), (_, digit_after) = trained_heads(two_heads, 0.0)
+    expect("04.3", (odd_before, digit_before, odd_before, digit_after), "the same copy")

@@ -20,7 +20,7 @@ def _dense(inputs: int, units: int = DENSE_UNITS) -> int:
 @exercise(
     "03.1",
     why="Flatten hands every pixel of every channel to the first Dense layer, so that layer holds most of a small "
-        "CNN's parameters, and each pooling before it divides them by four.",
+        "CNN's parameters, and every pixel a pooling removes takes its weights with it.",
     hint="Follow one digit through conv_1 (a 3x3 'valid' convolution: 28 - 3 + 1) and pool_1 (halves, rounding down), "
          "multiply height x width x channels for Flatten, then use the Dense rule of the parameter-count cell.",
     scaffold="dense_params = ...  # dense_128's parameters once conv_2 and pool_2 are removed; by hand first",
@@ -100,9 +100,9 @@ def one_hot_labels(y_train_onehot, onehot_loss, *, labels):
 
 def _shape(value: object, name: str) -> tuple[float, ...]:
     """A layer output shape as a tuple of numbers, with a leading batch entry (None) dropped."""
-    if not isinstance(value, (tuple, list)):
-        raise NotYet(f"`{name}` should be a tuple such as (26, 26, 32), got {type(value).__name__} {value!r}")
-    entries = list(value)
+    if not isinstance(value, (tuple, list, np.ndarray)):
+        raise NotYet(f"`{name}` should be a tuple such as (13, 13, 32), got {type(value).__name__} {value!r}")
+    entries = value.tolist() if isinstance(value, np.ndarray) else list(value)
     if len(entries) == 4 and entries[0] is None:
         entries = entries[1:]
     if len(entries) != 3:
@@ -177,8 +177,8 @@ def missed_per_true_digit(missed_per_digit, *, matrix):
     "03.5",
     why="Keras models take batches: one image goes in as a batch of one, and the answer is one row of ten "
         "probabilities whose argmax is the digit.",
-    hint="`X_test` (scaled, with a channel axis) is what the model was trained on; slicing `X_test[:1]` keeps the batch "
-         "axis where `X_test[0]` drops it. `np.argmax` turns ten probabilities into a digit.",
+    hint="`X_test` is scaled and shaped like `X_train`, the images the model was trained on; slicing `X_test[:1]` keeps "
+         "the batch axis where `X_test[0]` drops it. `np.argmax` turns ten probabilities into a digit.",
     scaffold="batch_of_one = ...  # the first test digit, as the model wants it\n"
              "predicted_digit = ...  # the digit the model predicts for it, one whole number",
     solution="batch_of_one = X_test[:1]\n"
@@ -194,19 +194,22 @@ def one_prediction(batch_of_one, predicted_digit, *, images, model):
         raise NotYet(f"shape {batch.shape} is one image without the batch axis; predict wants a batch: X_test[:1], "
                      f"shape {first.shape}")
     if batch.ndim == 3 and batch.shape[1:] == first.shape[1:3]:
-        raise NotYet(f"shape {batch.shape} has no channel axis: this is x_test, the raw bytes; the model takes X_test "
-                     f"(scaled to 0-1, shape {first.shape})")
+        if batch.max() > 1.0:
+            raise NotYet(f"shape {batch.shape} has no channel axis: this is x_test, the raw bytes; the model takes "
+                         f"X_test (scaled to 0-1, shape {first.shape})")
+        raise NotYet(f"shape {batch.shape} has no channel axis; X_test[:1] keeps it: {first.shape}")
     if batch.shape != first.shape:
         raise NotYet(f"`batch_of_one` should have shape {first.shape}, got {batch.shape}")
     if batch.max() > 1.0:
-        raise NotYet("these are 0-255 bytes; the model was trained on X_test's values, scaled to 0-1")
+        raise NotYet("these are 0-255 bytes; the model was trained on images scaled to 0-1, as X_test is")
     if not np.allclose(batch, first):
         raise NotYet("this is not the first test digit, X_test[:1]")
     probabilities = np.asarray(model.predict(first, verbose=0))[0]
-    if isinstance(predicted_digit, (list, tuple, np.ndarray)) and np.size(predicted_digit) > 1:
-        raise NotYet("these are the ten probabilities; the digit is the position of the largest (argmax)")
-    digit = as_number(predicted_digit if not isinstance(predicted_digit, np.ndarray) else predicted_digit.item(),
-                      "predicted_digit")
+    if isinstance(predicted_digit, (list, tuple, np.ndarray)):
+        if np.size(predicted_digit) > 1:
+            raise NotYet("these are the ten probabilities; the digit is the position of the largest (argmax)")
+        predicted_digit = np.asarray(predicted_digit).reshape(-1)[0] if np.size(predicted_digit) else predicted_digit
+    digit = as_number(predicted_digit, "predicted_digit")
     if 0 < digit < 1 and np.isclose(digit, probabilities.max(), atol=1e-4):
         raise NotYet("this is the largest probability; the digit is where it sits: argmax, not max")
     if digit != int(probabilities.argmax()):

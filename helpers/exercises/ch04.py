@@ -89,7 +89,7 @@ def _same(first: list[np.ndarray], second: list[np.ndarray]) -> bool:
 @exercise(
     "04.3",
     why="A loss weight of 0 takes a head's loss out of the sum, so its weights get zero gradients and stay as they "
-        "started, while fit keeps using whatever loss weights the last compile set.",
+        "started, and Keras fixes the loss weights when it first builds the loss, at the first fit after a compile.",
     hint="Build a fresh two-headed model, compile it with loss_weights={'digit': 1.0, 'odd': 0.0}, copy both heads' "
          "weights with get_layer(...).get_weights(), fit one epoch on 1,000 digits, and copy them again.",
     scaffold="odd_before, digit_before = ..., ...  # copies of the odd and digit heads' weights before fit\n"
@@ -117,9 +117,13 @@ def head_with_weight_zero(odd_before, digit_before, odd_after, digit_after):
                      f"{[w.shape for w in weights['digit_before']]}")
     if _same(weights["digit_before"], weights["digit_after"]):
         raise NotYet("the digit head did not change either: did fit run between the two copies?")
+    if odd_before is odd_after:
+        raise NotYet("`odd_before` and `odd_after` are the same copy; copy the odd head's weights again after fit")
     if not _same(weights["odd_before"], weights["odd_after"]):
-        raise NotYet("the odd head's weights changed, so its loss still counted: compile again with "
-                     "loss_weights={'digit': 1.0, 'odd': 0.0} before fit (fit uses the last compile's weights)")
+        raise NotYet("the odd head's weights changed, so its loss still counted: compile a fresh model with "
+                     "loss_weights={'digit': 1.0, 'odd': 0.0} before fit (a model that has already trained keeps the "
+                     "loss weights of its first fit until you compile again), or the two copies came from different "
+                     "models")
 
 
 @exercise(
