@@ -54,6 +54,17 @@ def test_windows_on_every_background_kind(digits):
         digit_detector.make_windows(np.random.default_rng(0), digits[0], digits[1] + 5, 4)
 
 
+def test_windows_depend_on_the_seed_not_on_the_workers(digits, monkeypatch):
+    monkeypatch.setattr(digit_detector, "WINDOWS_PER_CHUNK", 50)
+    one = digit_detector.make_windows(np.random.default_rng(3), *digits, 120, workers=1)
+    two = digit_detector.make_windows(np.random.default_rng(3), *digits, 120, workers=2)
+    assert one[0].shape == (120, 28, 28, 1) and all(np.array_equal(a, b) for a, b in zip(one, two))
+    other = digit_detector.make_windows(np.random.default_rng(4), *digits, 120, workers=1)
+    assert not np.array_equal(one[0], other[0])
+    with pytest.raises(ValueError, match="workers"):
+        digit_detector.make_windows(np.random.default_rng(0), *digits, 4, workers=0)
+
+
 def test_background_targets_say_background_without_a_box():
     y = digit_detector.background_targets(3)
     assert y.shape == (3, 6) and (y[:, 0] == digit_detector.BACKGROUND).all() and (y[:, 1:] == 0).all()
