@@ -784,3 +784,175 @@ def test_03_5_and_03_3_accept_answers_in_other_containers_and_name_a_scaled_imag
 def test_04_3_the_same_copy_before_and_after_is_not_a_measurement(two_heads):
     _, (odd_before, digit_before), (_, digit_after) = trained_heads(two_heads, 0.0)
     expect("04.3", (odd_before, digit_before, odd_before, digit_after), "the same copy")
+
+
+# --- chapter 05 ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def fashion_cnn():
+    """Chapter 05's CNN (untrained, seeded) and 8 random images in its 0-1 scale."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([
+        keras.Input(shape=(28, 28, 1)),
+        keras.layers.Conv2D(32, 3, padding="same", activation="relu", name="conv_1"),
+        keras.layers.MaxPooling2D(2, name="pool_1"),
+        keras.layers.Conv2D(64, 3, padding="same", activation="relu", name="conv_2"),
+        keras.layers.MaxPooling2D(2, name="pool_2"),
+        keras.layers.Flatten(name="flatten"),
+        keras.layers.Dense(128, activation="relu", name="hidden"),
+        keras.layers.Dense(10, activation="softmax", name="class_probabilities"),
+    ])
+    return model, np.random.default_rng(0).uniform(0, 1, (8, 28, 28, 1)).astype(np.float32)
+
+
+@pytest.mark.parametrize("answer, words", [
+    ((3 * 3 * 32 + 1) * 64, None),
+    (3 * 3 * 32 * 64, "also has a bias"),
+    ((3 * 3 + 1) * 64, "one per incoming channel"),
+    ((3 * 3 * 1 + 1) * 32, "conv_1's count"),
+    ((3 * 3 + 1) * 32 + (3 * 3 * 32 + 1) * 64 + (7 * 7 * 64 + 1) * 128 + 129 * 10, "whole network"),
+    (14 * 14 * 32 * 64, "does not depend on the image size"),
+    ((3, 3, 32, 64), "should be a number"),
+    (12345, "does not have 12345 parameters"),
+])
+def test_05_1_parameters_of_conv_2(fashion_cnn, answer, words):
+    line = REGISTRY.verdict("05.1", answer, model=fashion_cnn[0])
+    assert line.startswith("05.1 correct: ") if words is None else ("not yet" in line and words in line), line
+
+
+def test_05_2_feature_maps_of_conv_2(fashion_cnn):
+    import keras
+
+    model, images = fashion_cnn
+
+    def maps_of(layer, batch=images[:1]):
+        return keras.Model(model.inputs, model.get_layer(layer).output).predict(batch, verbose=0)
+
+    conv_2 = maps_of("conv_2")
+    assert REGISTRY.verdict("05.2", conv_2[0], model=model, images=images).startswith("05.2 correct")
+    for answer, words in [(conv_2, "still has the batch axis"),
+                          (maps_of("conv_1")[0], "did you take the output of conv_1 instead of conv_2?"),
+                          (maps_of("pool_2")[0], "after pool_2"),
+                          (maps_of("pool_1")[0], "pool_1's output"),
+                          (maps_of("conv_2", images[1:2])[0], "predict on X_test[:1]"),
+                          (maps_of("conv_2", images[:1] * 255)[0], "raw 0-255 image"),
+                          (conv_2[0] - 1, "negative values"),
+                          (conv_2[0, :, :, :10], "expected shape (14, 14, 64)")]:
+        line = REGISTRY.verdict("05.2", answer, model=model, images=images)
+        assert "not yet" in line and words in line, line
+
+
+TRUE_CLASSES = np.array([7, 7, 7, 5, 7, 9, 1, 7, 2, 7])
+PREDICTED = np.array([7, 5, 9, 7, 7, 9, 1, 8, 2, 7])     # sneakers 1, 2 and 7 are wrong; image 3 taken for a sneaker
+
+
+@pytest.mark.parametrize("answer, words", [
+    (np.array([1, 2, 7]), None),
+    ([1, 2, 7], None),
+    ((TRUE_CLASSES == 7) & (PREDICTED != 7), None),
+    ([7, 2, 1], "another order"),
+    (np.flatnonzero(TRUE_CLASSES == 7), "all 6 test sneakers"),
+    ([3], "the other direction"),
+    ([1, 2, 4], "positions among the sneakers only"),
+    ([1, 2, 3, 7], "all misclassified test images"),
+    ([1, 2, 5, 7], "test image 5 is in your list"),
+    ([1, 2], "test image 7 for one"),
+    ([True, False], "one entry per test image"),
+    ([[1, 2, 7]], "flat list"),
+])
+def test_05_3_every_misclassified_sneaker(answer, words):
+    line = REGISTRY.verdict("05.3", answer, predicted=PREDICTED, labels=TRUE_CLASSES)
+    assert line.startswith("05.3 correct: ") if words is None else ("not yet" in line and words in line), line
+
+
+class ShirtModel:
+    """predict -> probability of 'Shirt' 0.1 * index for each image, the rest spread evenly."""
+
+    def predict(self, images, verbose=0):
+        shirt = 0.1 * np.arange(len(images)) / len(images) * 10
+        rows = np.tile((1 - shirt)[:, None] / 9, (1, 10))
+        rows[:, 6] = shirt
+        return rows
+
+
+SHIRT_LABELS = np.array([0, 6, 6, 2, 6, 6, 6, 1, 6, 6])     # shirts at 1, 2, 4, 5, 6, 8, 9; lowest shirt-ness first
+
+
+@pytest.mark.parametrize("answer, words", [
+    ([1, 2, 4], None),
+    (np.array([4, 1, 2]), None),
+    ([0, 1, 4], "test image 0 is not a shirt"),
+    ([0, 1, 4.0], "test image 0 is not a shirt"),
+    ([6, 8, 9], "most shirt-like"),
+    ([1, 2, 5], "yours reach"),
+    ([1, 2], "should hold 3 test indices"),
+    ([0.1, 0.2, 0.4], "not whole numbers"),
+    ([1, 2, 40], "test indices run from 0 to 9"),
+])
+def test_05_4_the_least_shirt_like_shirts(answer, words):
+    line = REGISTRY.verdict("05.4", answer, model=ShirtModel(), images=np.zeros((10, 28, 28, 1)), labels=SHIRT_LABELS)
+    assert line.startswith("05.4 correct: ") if words is None else ("not yet" in line and words in line), line
+
+
+def test_05_4_positions_among_the_shirts_are_named():
+    labels = np.array([6, 0, 0, 6, 6, 6, 0, 6, 6, 6])         # shirts at 0, 3, 4, 5, 7, 8, 9
+    line = REGISTRY.verdict("05.4", [0, 1, 2], model=ShirtModel(), images=np.zeros((10, 28, 28, 1)), labels=labels)
+    assert "positions among the shirts" in line, line
+
+
+@pytest.fixture(scope="module")
+def learnable_images():
+    """4,000 28x28 images whose class (0-9) is where a bright 6x6 square sits: easy to learn in one epoch."""
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 10, 4000)
+    x = rng.uniform(0, 0.2, (4000, 28, 28, 1)).astype(np.float32)
+    for index, label in enumerate(labels):
+        row, col = divmod(int(label), 5)
+        x[index, 4 + 12 * row:10 + 12 * row, 1 + 5 * col:7 + 5 * col] = 1.0
+    return x, labels
+
+
+def small_model(layers):
+    """A builder of a Sequential model on 28x28x1 images with these layers."""
+    import keras
+
+    return lambda: keras.Sequential([keras.Input(shape=(28, 28, 1)), *layers()])
+
+
+def test_05_5_from_dense_to_cnn(learnable_images):
+    import keras
+
+    conv = lambda: [keras.layers.Conv2D(8, 3, activation="relu"), keras.layers.MaxPooling2D(2)]   # noqa: E731
+    head = lambda activation="softmax": [keras.layers.Flatten(), keras.layers.Dense(32, activation="relu"),  # noqa: E731
+                                         keras.layers.Dense(10, activation=activation)]
+    images, labels = learnable_images
+
+    def answer(builder, words):
+        line = REGISTRY.verdict("05.5", builder, images=images, labels=labels)
+        assert line.startswith("05.5 correct: ") if words is None else ("not yet" in line and words in line), line
+
+    answer(small_model(lambda: [*conv(), *head()]), None)
+    answer(small_model(lambda: head()), "still the dense model")
+    answer(small_model(lambda: [*conv(), *head(activation=None)]), "not probabilities")
+    answer(small_model(lambda: [*conv(), keras.layers.Flatten(), keras.layers.Dense(12, activation="softmax")]),
+           "10 class probabilities")
+    def forgets_return():
+        small_model(lambda: [*conv(), *head()])()
+
+    answer(forgets_return, "forget `return`")
+    answer(small_model(lambda: [*conv(), *head()])(), "the function itself")
+    answer(lambda: "model", "should return a Keras model")
+    answer(lambda: keras.Sequential([keras.Input(shape=(784,)), keras.layers.Dense(10, activation="softmax")]),
+           "(28, 28, 1)")
+    frozen = small_model(lambda: [*conv(), *head()])
+    answer(lambda: _untrainable(frozen()), "after one epoch")
+
+
+def _untrainable(model):
+    """The model with every layer frozen, so one epoch of fit cannot teach it anything."""
+    for layer in model.layers:
+        layer.trainable = False
+    return model
