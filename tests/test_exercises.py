@@ -809,16 +809,15 @@ def fashion_cnn():
 
 
 @pytest.mark.parametrize("answer, words", [
-    ((3 * 3 * 32 + 1) * 64, None),
-    (3 * 3 * 32 * 64, "also has a bias"),
-    ((3 * 3 + 1) * 64, "one per incoming channel"),
-    ((3 * 3 * 1 + 1) * 32, "conv_1's count"),
-    ((3 * 3 + 1) * 32 + (3 * 3 * 32 + 1) * 64 + (7 * 7 * 64 + 1) * 128 + 129 * 10, "whole network"),
-    (14 * 14 * 32 * 64, "does not depend on the image size"),
-    ((3, 3, 32, 64), "should be a number"),
-    (12345, "does not have 12345 parameters"),
+    ((5 * 5 * 32 + 1) * 64, None),
+    (5 * 5 * 32 * 64, "also has a bias"),
+    ((5 * 5 + 1) * 64, "one per incoming channel"),
+    ((3 * 3 * 32 + 1) * 64, "with its 3x3 kernels"),
+    (14 * 14 * 5 * 5 * 32 * 64, "multiply-adds"),
+    ((5, 5, 32, 64), "should be a number"),
+    (12345, "does not have 12,345 parameters"),
 ])
-def test_05_1_parameters_of_conv_2(fashion_cnn, answer, words):
+def test_05_1_parameters_of_conv_2_with_5x5_kernels(fashion_cnn, answer, words):
     line = REGISTRY.verdict("05.1", answer, model=fashion_cnn[0])
     assert line.startswith("05.1 correct: ") if words is None else ("not yet" in line and words in line), line
 
@@ -837,7 +836,7 @@ def test_05_2_feature_maps_of_conv_2(fashion_cnn):
                           (maps_of("conv_1")[0], "did you take the output of conv_1 instead of conv_2?"),
                           (maps_of("pool_2")[0], "after pool_2"),
                           (maps_of("pool_1")[0], "pool_1's output"),
-                          (maps_of("conv_2", images[1:2])[0], "predict on X_test[:1]"),
+                          (maps_of("conv_2", images[1:2])[0], "predicting on X_test[:1]"),
                           (maps_of("conv_2", images[:1] * 255)[0], "raw 0-255 image"),
                           (conv_2[0] - 1, "negative values"),
                           (conv_2[0, :, :, :10], "expected shape (14, 14, 64)")]:
@@ -862,6 +861,7 @@ PREDICTED = np.array([7, 5, 9, 7, 7, 9, 1, 8, 2, 7])     # sneakers 1, 2 and 7 a
     ([1, 2], "test image 7 for one"),
     ([True, False], "one entry per test image"),
     ([[1, 2, 7]], "flat list"),
+    ((np.array([1, 2, 7]),), "take its [0]"),
 ])
 def test_05_3_every_misclassified_sneaker(answer, words):
     line = REGISTRY.verdict("05.3", answer, predicted=PREDICTED, labels=TRUE_CLASSES)
@@ -900,7 +900,7 @@ def test_05_4_the_least_shirt_like_shirts(answer, words):
 def test_05_4_positions_among_the_shirts_are_named():
     labels = np.array([6, 0, 0, 6, 6, 6, 0, 6, 6, 6])         # shirts at 0, 3, 4, 5, 7, 8, 9
     line = REGISTRY.verdict("05.4", [0, 1, 2], model=ShirtModel(), images=np.zeros((10, 28, 28, 1)), labels=labels)
-    assert "positions among the shirts" in line, line
+    assert "positions among the test shirts" in line, line
 
 
 @pytest.fixture(scope="module")
@@ -944,6 +944,9 @@ def test_05_5_from_dense_to_cnn(learnable_images):
 
     answer(forgets_return, "forget `return`")
     answer(small_model(lambda: [*conv(), *head()])(), "the function itself")
+    answer(small_model(lambda: [keras.layers.Conv2D(4, 3, activation="relu"), *head()]), "no MaxPooling2D")
+    answer(small_model(lambda: [keras.layers.Flatten(), *conv(), *head()]), "before the Flatten")
+    answer(lambda: keras.Sequential([*conv(), *head()]), "keras.Input(shape=(28, 28, 1))")
     answer(lambda: "model", "should return a Keras model")
     answer(lambda: keras.Sequential([keras.Input(shape=(784,)), keras.layers.Dense(10, activation="softmax")]),
            "(28, 28, 1)")
@@ -956,3 +959,105 @@ def _untrainable(model):
     for layer in model.layers:
         layer.trainable = False
     return model
+
+
+# --- chapter 06 ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("answer, words", [
+    ((16 * 16 * 64 + 1) * 128, None),
+    (16 * 16 * 64 * 128, "also has a bias"),
+    (16 * 16 * 64, "the number of values Flatten hands on"),
+    ((8 * 8 * 64 + 1) * 128, "this run's 64 px"),
+    ((32 * 32 * 64 + 1) * 128, "halves the side"),
+    ("2,097,280", "should be a number"),
+    (1000, "does not have 1,000 parameters"),
+])
+def test_06_1_the_dense_layer_at_128_px(answer, words):
+    line = REGISTRY.verdict("06.1", answer, image_size=64)
+    assert line.startswith("06.1 correct: ") if words is None else ("not yet" in line and words in line), line
+
+
+def test_06_2_a_brightness_layer_for_0_1_images():
+    import keras
+
+    layers = keras.layers
+    for layer, words in [(layers.RandomBrightness(0.2, value_range=(0, 1)), None),
+                         (layers.RandomBrightness(0.2, value_range=[1.0, 0.0]), None),
+                         (layers.RandomBrightness(0.2), "the default"),
+                         (layers.RandomBrightness(0.2, value_range=(0, 255)), "the default"),
+                         (layers.RandomBrightness(0.2, value_range=(-1, 1)), "should be (0, 1)"),
+                         (layers.RandomBrightness(0.5, value_range=(0, 1)), "factor=0.2"),
+                         (layers.RandomBrightness((0, 0.2), value_range=(0, 1)), "factor=0.2"),
+                         (layers.RandomContrast(0.2), "should be a layers.RandomBrightness layer")]:
+        line = REGISTRY.verdict("06.2", layer)
+        assert line.startswith("06.2 correct: ") if words is None else ("not yet" in line and words in line), line
+
+
+@pytest.fixture
+def image_folder(tmp_path):
+    """A folder of two classes with two small PNG images each."""
+    folder = tmp_path / "flowers"
+    for name in ("daisy", "tulips"):
+        (folder / name).mkdir(parents=True)
+        for index in range(2):
+            Image.fromarray(np.full((8, 8, 3), 40 * index, np.uint8)).save(folder / name / f"{index}.png")
+    return folder
+
+
+def test_06_3_a_bad_file_found_and_moved_aside(image_folder, tmp_path):
+    import shutil
+
+    from helpers import image_folders
+
+    def copy(name):
+        target = tmp_path / name
+        shutil.copytree(image_folder, target)
+        return target
+
+    def answer(copy_folder, found, words):
+        line = REGISTRY.verdict("06.3", copy_folder, found, original=image_folder)
+        assert line.startswith("06.3 correct: ") if words is None else ("not yet" in line and words in line), line
+
+    good = copy("copy")
+    (good / "daisy" / "extra.jpg").write_text("not an image")
+    answer(good, image_folders.check_image_folder(good), None)
+    answer(str(good), image_folders.check_image_folder(good) or [], "does not name extra.jpg")
+    kept = copy("kept")
+    (kept / "daisy" / "extra.jpg").write_text("not an image")
+    answer(kept, image_folders.check_image_folder(kept, move=False), "move=False")
+    top = copy("top")
+    (top / "extra.jpg").write_text("not an image")
+    answer(top, image_folders.check_image_folder(top), "top folder")
+    answer(image_folder, [], "the chapter's own folder")
+    answer(tmp_path / "missing", [], "there is no folder")
+    answer(good, "extra.jpg", "should be the list")
+    answer(42, [], "should be the copy's path")
+
+
+@pytest.fixture(scope="module")
+def batched_images():
+    """A dataset like train_raw: 96 small images (each its own brightness) with labels, in batches of 8."""
+    import tensorflow as tf
+
+    x = np.arange(96, dtype=np.float32)[:, None, None, None] * np.ones((1, 4, 4, 3), np.float32)
+    return tf.data.Dataset.from_tensor_slices((x, np.arange(96) % 5)).batch(8)
+
+
+def test_06_4_single_images_shuffled_across_batches(batched_images):
+    import tensorflow as tf
+
+    raw = batched_images
+    train_ds = raw.cache().shuffle(1000, seed=0)
+
+    def answer(singles, words):
+        line = REGISTRY.verdict("06.4", singles, batches=train_ds)
+        assert line.startswith("06.4 correct: ") if words is None else ("not yet" in line and words in line), line
+
+    answer(raw.unbatch().cache().shuffle(1000, seed=0).batch(8).prefetch(tf.data.AUTOTUNE), None)
+    answer(raw.shuffle(1000, seed=0), "shuffle() on whole batches only reorders them")
+    answer(raw.unbatch().shuffle(1000, seed=0), "batch them again")
+    answer(raw.unbatch().batch(8), "each pass yields the same batches")
+    answer(raw.take(3), "other images")
+    answer(raw.map(lambda x, y: x), "(images, labels) pairs")
+    answer([1, 2, 3], "should be a tf.data.Dataset")

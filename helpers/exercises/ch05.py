@@ -12,38 +12,36 @@ SHIRT, SNEAKER = 6, 7
 
 @exercise(
     "05.1",
-    why="A convolution's parameters are one k x k kernel per input channel and filter, plus a bias per filter: they do "
-        "not depend on the image size, which is why a CNN needs far fewer weights than a dense layer on the same map.",
-    hint="conv_2 has 64 filters of 3 x 3; each filter looks at all the channels coming in from pool_1 (how many does "
-         "conv_1 make?), and each filter has one bias.",
-    scaffold="conv_2_params = ...  # the number of trainable parameters of the CNN's conv_2, worked out by hand",
-    solution="conv_2_params = (3 * 3 * 32 + 1) * 64   # a 3x3 kernel for each of the 32 incoming channels, plus a bias\n"
-             "print(conv_2_params, cnn.get_layer('conv_2').count_params())",
+    why="A convolution's parameters are one k x k kernel per incoming channel and filter, plus a bias per filter: "
+        "they grow with the kernel's area (25/9 as many for 5 x 5 as for 3 x 3) but not with the image size.",
+    hint="Section 3 counted conv_2 with 3 x 3 kernels as (3 * 3 * 32 + 1) * 64: each of the 64 filters has one kernel "
+         "per incoming channel (32, from conv_1 through pool_1) and one bias. Change the kernel size only.",
+    scaffold="conv_2_params_5x5 = ...  # conv_2's trainable parameters if its kernels were 5 x 5 (still 64 filters)",
+    solution="conv_2_params_5x5 = (5 * 5 * 32 + 1) * 64   # a 5x5 kernel for each of the 32 incoming channels, + a bias\n"
+             "wider = keras.layers.Conv2D(64, 5, padding=\"same\")\n"
+             "wider.build((None, 14, 14, 32))\n"
+             "print(conv_2_params_5x5, wider.count_params())",
     context={"model": "cnn"},
 )
-def conv_2_parameters(conv_2_params, *, model):
-    """The parameter count of the CNN's second convolution, by hand."""
-    value = as_number(conv_2_params, "conv_2_params")
-    layer = model.get_layer("conv_2")
-    kernel = layer.get_weights()[0]
-    k, _, channels, filters = kernel.shape
-    expected = layer.count_params()
-    if value == expected:
+def conv_2_parameters_5x5(conv_2_params_5x5, *, model):
+    """The parameter count of the CNN's second convolution with 5 x 5 kernels, by hand."""
+    value = as_number(conv_2_params_5x5, "conv_2_params_5x5")
+    _, _, channels, filters = model.get_layer("conv_2").get_weights()[0].shape
+    k = 5
+    if value == (k * k * channels + 1) * filters:
         return
     if value == k * k * channels * filters:
-        raise NotYet(f"{value:g} counts the kernels only; each of the {filters} filters also has a bias")
+        raise NotYet(f"{value:,.0f} counts the kernels only; each of the {filters} filters also has a bias")
     if value == (k * k + 1) * filters:
-        raise NotYet(f"{value:g} gives each filter one {k}x{k} kernel; it has one per incoming channel ({channels} "
+        raise NotYet(f"{value:,.0f} gives each filter one {k}x{k} kernel; it has one per incoming channel ({channels} "
                      "channels come from conv_1 through pool_1)")
-    if value == model.get_layer("conv_1").count_params():
-        raise NotYet(f"{value:g} is conv_1's count; conv_2 sees conv_1's {channels} channels, not the image's one")
-    if value == model.count_params():
-        raise NotYet(f"{value:g} is the whole network's count; the question is about conv_2 alone")
-    if value in (14 * 14 * channels * filters, 28 * 28 * k * k * channels * filters):
-        raise NotYet("a convolution's parameter count does not depend on the image size: the same kernels slide over "
-                     "every position")
-    raise NotYet(f"conv_2 does not have {value:g} parameters: count its kernel weights (size x size x incoming "
-                 "channels x filters) and its biases")
+    if value == model.get_layer("conv_2").count_params():
+        raise NotYet(f"{value:,.0f} is conv_2's count with its 3x3 kernels; the question asks for 5x5")
+    if value in (14 * 14 * k * k * channels * filters, 14 * 14 * (k * k * channels + 1) * filters):
+        raise NotYet("that is a count of multiply-adds (section 3), which grows with the image; the parameters are the "
+                     "kernels and biases, the same at every position")
+    raise NotYet(f"conv_2 with 5x5 kernels does not have {value:,.0f} parameters: count its kernel weights (size x "
+                 "size x incoming channels x filters) and its biases")
 
 
 @exercise(
@@ -89,8 +87,10 @@ def conv_2_feature_maps(conv_2_maps, *, model, images):
         raise NotYet("these maps have negative values; conv_2 ends in a ReLU, so its output does not")
     unscaled = np.asarray(reader.predict(np.asarray(images[:1]) * 255, verbose=0))[0]
     if np.allclose(maps, unscaled, rtol=1e-3, atol=1e-2):
-        raise NotYet("these are the maps of the raw 0-255 image; the CNN was trained on X_test's 0-1 scale")
-    raise NotYet("these are not conv_2's maps for the first test image: predict on X_test[:1]")
+        raise NotYet("these are the maps of the raw 0-255 image; the CNN was trained on images scaled to 0-1, as "
+                     "X_test holds them")
+    raise NotYet("these are not conv_2's maps for the first test image: read them from the trained `cnn`, "
+                 "predicting on X_test[:1]")
 
 
 @exercise(
@@ -114,6 +114,8 @@ def every_wrong_sneaker(wrong_sneakers, *, predicted, labels):
         if answer.shape != labels.shape:
             raise NotYet(f"a True/False mask needs one entry per test image, {labels.shape}, got {answer.shape}")
         answer = np.flatnonzero(answer)
+    if answer.ndim == 2 and answer.shape[0] == 1 and isinstance(wrong_sneakers, tuple):
+        raise NotYet("np.where and np.nonzero return a tuple, one array per axis; take its [0] (or use np.flatnonzero)")
     if answer.ndim != 1:
         raise NotYet(f"`wrong_sneakers` should be a flat list of test indices, got shape {answer.shape}")
     if np.array_equal(answer, expected):
@@ -132,8 +134,8 @@ def every_wrong_sneaker(wrong_sneakers, *, predicted, labels):
         raise NotYet("these are all misclassified test images; keep the sneakers (y_test == 7)")
     missing, extra = np.setdiff1d(expected, answer), np.setdiff1d(answer, expected)
     if len(extra):
-        raise NotYet(f"test image {int(extra[0])} is in your list but is not a misclassified sneaker (it is a "
-                     f"{int(labels[extra[0]])} predicted as {int(predicted[extra[0]])})")
+        raise NotYet(f"test image {int(extra[0])} is in your list but is not a misclassified sneaker (it is of class "
+                     f"{int(labels[extra[0]])}, predicted as class {int(predicted[extra[0]])})")
     raise NotYet(f"{len(missing)} misclassified sneaker(s) are missing, test image {int(missing[0])} for one")
 
 
@@ -141,15 +143,16 @@ def every_wrong_sneaker(wrong_sneakers, *, predicted, labels):
     "05.4",
     why="The probability the network gives the true class ranks its hardest cases: the least shirt-like shirts are "
         "often ones a person would also call a T-shirt or a pullover.",
-    hint="cnn.predict(X_test) gives ten probabilities per image; column 6 is 'Shirt'. Look only at the test shirts "
-         "(np.flatnonzero(y_test == 6)), order them by that column with np.argsort (smallest first) and keep three.",
+    hint="cnn.predict(X_test) gives ten probabilities per image; column 6 is 'Shirt' (the chapter's `probabilities` "
+         "are the further CNN's, not this CNN's). Look only at the test shirts (np.flatnonzero(y_test == 6)), order "
+         "them by that column with np.argsort (smallest first) and keep three.",
     scaffold="least_shirt_like = ...  # test indices of the 3 test shirts with the lowest probability of 'Shirt'",
     solution="shirt_probability = cnn.predict(X_test, verbose=0)[:, class_names.index('Shirt')]\n"
-             "shirts = np.flatnonzero(y_test == class_names.index('Shirt'))\n"
-             "least_shirt_like = shirts[np.argsort(shirt_probability[shirts])[:3]]\n"
+             "test_shirts = np.flatnonzero(y_test == class_names.index('Shirt'))\n"
+             "least_shirt_like = test_shirts[np.argsort(shirt_probability[test_shirts])[:3]]\n"
+             "print(\"probability of 'Shirt':\", shirt_probability[least_shirt_like].round(4))\n"
              "fig = plots.show_predictions(x_test[least_shirt_like], y_test[least_shirt_like],\n"
-             "                             predicted[least_shirt_like], class_names,\n"
-             "                             confidences=shirt_probability[least_shirt_like], ncols=3, size=2)",
+             "                             predicted[least_shirt_like], class_names, ncols=3, size=2)",
     context={"model": "cnn", "images": "X_test", "labels": "y_test"},
 )
 def least_shirt_like_shirts(least_shirt_like, *, model, images, labels):
@@ -169,7 +172,7 @@ def least_shirt_like_shirts(least_shirt_like, *, model, images, labels):
     if set(answer.tolist()) == set(expected.tolist()):
         return
     if np.array_equal(np.sort(answer), np.sort(np.argsort(probability[shirts])[:3])):
-        raise NotYet("these are positions among the shirts; turn them into test indices with shirts[...]")
+        raise NotYet("these are positions among the test shirts; turn them into test indices: test_shirts[positions]")
     if (labels[answer] != SHIRT).any():
         raise NotYet(f"test image {int(answer[labels[answer] != SHIRT][0])} is not a shirt: rank the test shirts only")
     if set(answer.tolist()) == set(shirts[np.argsort(probability[shirts])[-3:]].tolist()):
@@ -181,8 +184,8 @@ def least_shirt_like_shirts(least_shirt_like, *, model, images, labels):
 
 @exercise(
     "05.5",
-    why="A CNN is the dense model with convolution and pooling in front: the Dense layers then see features that "
-        "respond to local patterns wherever they appear, instead of 784 raw pixels each with weights of its own.",
+    why="A CNN is the dense model with convolution and pooling in front: the Dense layers then see feature maps, "
+        "made by the same small kernels at every position, instead of the raw pixels.",
     hint="Keep build_dense's layers and put a Conv2D (for example 16 filters, 3x3, ReLU) and a MaxPooling2D between "
          "the Input and the Flatten; the function must return the model.",
     scaffold="def build_small_cnn() -> keras.Model:\n"
@@ -210,12 +213,22 @@ def dense_model_as_cnn(build_small_cnn, *, images, labels):
     if isinstance(build_small_cnn, keras.Model) or not callable(build_small_cnn):
         raise NotYet(f"`build_small_cnn` should be the function itself (no parentheses), got "
                      f"{type(build_small_cnn).__name__}")
-    model = build_small_cnn()
+    try:
+        model = build_small_cnn()
+    except ValueError as error:
+        if "ndim" in str(error):
+            raise NotYet("a layer got input of the wrong rank: a Conv2D needs the image's rows and columns, so it goes "
+                         "before the Flatten") from error
+        raise
     if model is None:
         raise NotYet("build_small_cnn() returned None: did you forget `return` before keras.Sequential(...)?")
     if not isinstance(model, keras.Model):
         raise NotYet(f"build_small_cnn() should return a Keras model, got {type(model).__name__}")
-    if tuple(model.input_shape) != (None, 28, 28, 1):
+    try:
+        input_shape = model.input_shape
+    except AttributeError as error:
+        raise NotYet("the model has no input shape yet: start it with keras.Input(shape=(28, 28, 1))") from error
+    if tuple(input_shape) != (None, 28, 28, 1):
         raise NotYet(f"the model should take images of shape (28, 28, 1) as X_train holds them, its input is "
                      f"{model.input_shape}")
     if tuple(model.output_shape) != (None, 10):
@@ -223,15 +236,14 @@ def dense_model_as_cnn(build_small_cnn, *, images, labels):
     kinds = [type(layer).__name__ for layer in model.layers]
     if "Conv2D" not in kinds:
         raise NotYet("there is no Conv2D layer: this is still the dense model; put a convolution before the Flatten")
-    if "Flatten" in kinds and kinds.index("Flatten") < kinds.index("Conv2D"):
-        raise NotYet("the Conv2D comes after Flatten; a convolution needs the image's rows and columns, so it goes "
-                     "first")
+    if "MaxPooling2D" not in kinds:
+        raise NotYet(f"there is no MaxPooling2D: without pooling, Flatten hands the dense layer every position of every "
+                     f"map ({model.count_params():,} parameters in all); put one after the Conv2D")
     sample = np.asarray(images[:4000], np.float32)
     first_rows = np.asarray(model.predict(sample[:8], verbose=0))
     if not np.allclose(first_rows.sum(axis=1), 1, atol=1e-3) or first_rows.min() < 0:
         raise NotYet("the outputs are not probabilities: the last layer should be Dense(10, activation='softmax')")
-    keras.utils.set_random_seed(0)
-    model = build_small_cnn()                        # a fresh, seeded copy, so the check does not depend on the run
+    model = build_small_cnn()                        # a fresh copy: the learner's model stays untrained
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     model.fit(sample[:3000], np.asarray(labels[:3000]), batch_size=64, epochs=1, verbose=0)
     _, accuracy = model.evaluate(sample[3000:4000], np.asarray(labels[3000:4000]), verbose=0)
