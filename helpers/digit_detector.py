@@ -52,7 +52,8 @@ class TrainingConfig:
 
     Stage 1 ('plain') trains on `n_windows` windows of the original generator (gradient backgrounds);
     stage 2 ('hard_negatives') continues for `epochs_2` epochs on `n_windows_2` fresh windows over every
-    background kind plus the windows stage 1 wrongly fires on in `mining_scenes` generated scenes.
+    background kind (half of them with their contrast raised by up to `contrast_2`) plus the windows stage 1
+    wrongly fires on in `mining_scenes` generated scenes.
     """
 
     n_windows: int = 40000
@@ -63,6 +64,7 @@ class TrainingConfig:
     n_windows_2: int = 20000
     epochs_2: int = 2
     learning_rate_2: float = 1e-3
+    contrast_2: float = 2.5    # stage 2 raises half its windows' contrast by up to this factor
     mining_scenes: int = 60
     seed: int = 0
     version: int = TRAINING_VERSION
@@ -73,6 +75,8 @@ class TrainingConfig:
             raise ValueError(f"window counts, epochs and batch_size must be at least 1, mining_scenes at least 0: {self}")
         if not (self.learning_rate > 0 and self.learning_rate_2 > 0 and 0 < self.decay_at <= 1):
             raise ValueError(f"need learning rates > 0 and 0 < decay_at <= 1: {self}")
+        if not 1 <= self.contrast_2 <= 10:
+            raise ValueError(f"contrast_2 must be a factor in [1, 10]: {self}")
 
     def key(self) -> str:
         """A short hash of the settings, so a changed setting trains a new detector."""
@@ -80,14 +84,15 @@ class TrainingConfig:
 
 
 def make_windows(rng: np.random.Generator, digits: np.ndarray, labels: np.ndarray, n: int,
-                 backgrounds: tuple[str, ...] = ("gradient",), restyled: float = 0.0,
+                 backgrounds: tuple[str, ...] = ("gradient",), restyled: float = 0.0, contrast: float = 1.0,
                  workers: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """n training windows (n, 28, 28, 1) in gray, and targets (n, 6): class, box in the window (0-1), box weight.
 
     Half show a digit at the window's scale (0.82-1.22) and centre (+-3 px), sometimes with a neighbour;
     the rest are background, or digits too far off centre or at the wrong scale (labelled background).
     Backgrounds are cut from a bank of generated backgrounds of the kinds in `backgrounds`; a fraction
-    `restyled` of the digits is drawn in another hand first (`scenes.restyle`). Windows are drawn in
+    `restyled` of the digits is drawn in another hand first (`scenes.restyle`). With `contrast` > 1, half the
+    windows get their contrast raised by a factor of 1 to `contrast` (clipped to 0-1). Windows are drawn in
     chunks of WINDOWS_PER_CHUNK, each from its own seed taken from `rng`, by `workers` processes (default:
     one per CPU core); the windows depend on `rng` only, not on the number of workers.
     """
@@ -98,11 +103,13 @@ def make_windows(rng: np.random.Generator, digits: np.ndarray, labels: np.ndarra
         raise ValueError(f"restyled must be a fraction in [0, 1], got {restyled}")
     if not backgrounds or any(kind not in BACKGROUND_KINDS for kind in backgrounds):
         raise ValueError(f"backgrounds must be kinds among {BACKGROUND_KINDS}, got {backgrounds}")
+    if not 1 <= contrast <= 10:
+        raise ValueError(f"contrast must be a factor in [1, 10], got {contrast}")
     if workers is not None and workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
     sizes = [min(WINDOWS_PER_CHUNK, n - start) for start in range(0, n, WINDOWS_PER_CHUNK)]
     seeds = rng.integers(2**63, size=len(sizes))
-    chunks = [(int(seed), size, tuple(backgrounds), restyled) for seed, size in zip(seeds, sizes)]
+    chunks = [(int(seed), size, tuple(backgrounds), restyled, contrast) for seed, size in zip(seeds, sizes)]
     workers = min(workers or os.cpu_count() or 1, len(chunks))
     if workers == 1:
         _keep_digits(digits, labels)
@@ -123,7 +130,8 @@ def _keep_digits(digits: np.ndarray, labels: np.ndarray) -> None:
     _DIGITS.update(digits=np.asarray(digits), labels=np.asarray(labels))
 
 
-def _draw_windows(seed: int, n: int, backgrounds: tuple[str, ...], restyled: float) -> tuple[np.ndarray, np.ndarray]:
+def _draw_windows(seed: int, n: int, backgrounds: tuple[str, ...], restyled: float, contrast: float
+                  ) -> tuple[np.ndarray, np.ndarray]:
     """One chunk of `make_windows`: n windows and targets drawn from `seed` with the kept digits."""
     import cv2
 
@@ -172,6 +180,11 @@ def _draw_windows(seed: int, n: int, backgrounds: tuple[str, ...], restyled: flo
             y[i] = [labels[index], *np.clip(box * (PATCH / side), -4, PATCH + 4) / PATCH, 1.0]
         else:
             y[i, 0] = BACKGROUND
+    if contrast > 1:            # white ink on black, say: more contrast than the colour rule ever draws
+        raised = np.flatnonzero(rng.uniform(size=n) < 0.5)
+        gain = rng.uniform(1.0, contrast, len(raised)).astype(np.float32)[:, None, None, None]
+        mean = x[raised].mean(axis=(1, 2, 3), keepdims=True)
+        x[raised] = np.clip(mean + (x[raised] - mean) * gain, 0.0, 1.0)
     return x, y
 
 

@@ -260,3 +260,17 @@ def test_boxes_nested_with_better_boxes_are_flagged():
     assert digit_detector.nested_with_better_box(boxes, fraction=0.05).numpy().tolist()[-1]
     classes, agreement = digit_detector.vote(boxes[:1], boxes[:2], tf.constant([0.9, 0.5]), tf.one_hot([3, 3], 10))
     assert classes.numpy().tolist() == [3] and np.isclose(agreement.numpy()[0], 1.0)
+
+
+def test_windows_with_raised_contrast(digits):
+    plain, _ = digit_detector.make_windows(np.random.default_rng(5), *digits, 200, backgrounds=scenes.BACKGROUND_KINDS)
+    raised, _ = digit_detector.make_windows(np.random.default_rng(5), *digits, 200, backgrounds=scenes.BACKGROUND_KINDS,
+                                            contrast=2.5)
+    spread = lambda x: x.std(axis=(1, 2, 3))          # noqa: E731
+    assert raised.min() >= 0 and raised.max() <= 1
+    assert (spread(raised) > spread(plain) * 1.05).mean() > 0.3     # about half the windows, raised
+    assert np.isclose(spread(raised), spread(plain), rtol=1e-5).mean() > 0.3   # the rest left as they were
+    with pytest.raises(ValueError, match="contrast"):
+        digit_detector.make_windows(np.random.default_rng(0), *digits, 4, contrast=0.5)
+    with pytest.raises(ValueError, match="contrast_2"):
+        digit_detector.TrainingConfig(contrast_2=0.9)
