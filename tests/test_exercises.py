@@ -972,6 +972,7 @@ def _untrainable(model):
     ((32 * 32 * 64 + 1) * 128, "halves the side"),
     ("2,097,280", "should be a number"),
     (1000, "does not have 1,000 parameters"),
+    (23584 + (16 * 16 * 64 + 1) * 128 + 645, "counts the whole model"),
 ])
 def test_06_1_the_dense_layer_at_128_px(answer, words):
     line = REGISTRY.verdict("06.1", answer, image_size=64)
@@ -986,6 +987,7 @@ def test_06_2_a_brightness_layer_for_0_1_images():
                          (layers.RandomBrightness(0.2, value_range=[1.0, 0.0]), None),
                          (layers.RandomBrightness(0.2), "the default"),
                          (layers.RandomBrightness(0.2, value_range=(0, 255)), "the default"),
+                         (layers.RandomBrightness(0.2 / 255), "clips to 0-255"),
                          (layers.RandomBrightness(0.2, value_range=(-1, 1)), "should be (0, 1)"),
                          (layers.RandomBrightness(0.5, value_range=(0, 1)), "factor=0.2"),
                          (layers.RandomBrightness((0, 0.2), value_range=(0, 1)), "factor=0.2"),
@@ -1022,7 +1024,9 @@ def test_06_3_a_bad_file_found_and_moved_aside(image_folder, tmp_path):
     good = copy("copy")
     (good / "daisy" / "extra.jpg").write_text("not an image")
     answer(good, image_folders.check_image_folder(good), None)
-    answer(str(good), image_folders.check_image_folder(good) or [], "does not name extra.jpg")
+    answer(str(good), image_folders.check_image_folder(good) or [], "an earlier run of the check moved it")
+    empty = copy("empty")
+    answer(empty, image_folders.check_image_folder(empty), "does not name extra.jpg")
     kept = copy("kept")
     (kept / "daisy" / "extra.jpg").write_text("not an image")
     answer(kept, image_folders.check_image_folder(kept, move=False), "move=False")
@@ -1055,9 +1059,14 @@ def test_06_4_single_images_shuffled_across_batches(batched_images):
         assert line.startswith("06.4 correct: ") if words is None else ("not yet" in line and words in line), line
 
     answer(raw.unbatch().cache().shuffle(1000, seed=0).batch(8).prefetch(tf.data.AUTOTUNE), None)
-    answer(raw.shuffle(1000, seed=0), "shuffle() on whole batches only reorders them")
+    answer(raw.unbatch().shuffle(1000, seed=0).batch(16), None)
+    answer(raw.shuffle(1000, seed=0), "no unbatch()")
+    answer(raw, "no unbatch()")
     answer(raw.unbatch().shuffle(1000, seed=0), "batch them again")
-    answer(raw.unbatch().batch(8), "each pass yields the same batches")
-    answer(raw.take(3), "other images")
+    answer(raw.unbatch().batch(8), "nothing shuffles the single images")
+    answer(raw.unbatch().batch(8).shuffle(100), "batch() should come after shuffle()")
+    answer(raw.unbatch().shuffle(1000).batch(8).cache(), "cache() comes after shuffle()")
+    answer(raw.take(3).unbatch().shuffle(1000).batch(8), "other images")
+    answer(raw.unbatch().shuffle(1, seed=0).batch(8), "two passes yield the same batches")
     answer(raw.map(lambda x, y: x), "(images, labels) pairs")
     answer([1, 2, 3], "should be a tf.data.Dataset")
