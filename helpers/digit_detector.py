@@ -15,11 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
-import os
 import shutil
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -41,8 +38,7 @@ BOX_WEIGHT = 2.0           # the box error's weight in the loss
 LEVEL_RATIO = 1.35         # pyramid levels differ by this factor
 LEVEL_SCALES = tuple(PATCH / FRAME_RANGE[0] / LEVEL_RATIO ** k for k in range(4))
 STAGES = ("plain", "hard_negatives")
-TRAINING_VERSION = 3       # bump when the training changes: cached nets of older versions are not reused
-WINDOWS_PER_CHUNK = 2500   # make_windows draws windows in chunks of this many, one seed each
+TRAINING_VERSION = 2       # bump when the training changes: cached nets of older versions are not reused
 EXPORT_VERSION = 5         # bump when the exported graph changes: the cached net is exported again
 
 
@@ -52,8 +48,7 @@ class TrainingConfig:
 
     Stage 1 ('plain') trains on `n_windows` windows of the original generator (gradient backgrounds);
     stage 2 ('hard_negatives') continues for `epochs_2` epochs on `n_windows_2` fresh windows over every
-    background kind (half of them with their contrast raised by up to `contrast_2`) plus the windows stage 1
-    wrongly fires on in `mining_scenes` generated scenes.
+    background kind plus the windows stage 1 wrongly fires on in `mining_scenes` generated scenes.
     """
 
     n_windows: int = 40000
@@ -64,7 +59,6 @@ class TrainingConfig:
     n_windows_2: int = 20000
     epochs_2: int = 2
     learning_rate_2: float = 1e-3
-    contrast_2: float = 2.5    # stage 2 raises half its windows' contrast by up to this factor
     mining_scenes: int = 60
     seed: int = 0
     version: int = TRAINING_VERSION
@@ -75,8 +69,6 @@ class TrainingConfig:
             raise ValueError(f"window counts, epochs and batch_size must be at least 1, mining_scenes at least 0: {self}")
         if not (self.learning_rate > 0 and self.learning_rate_2 > 0 and 0 < self.decay_at <= 1):
             raise ValueError(f"need learning rates > 0 and 0 < decay_at <= 1: {self}")
-        if not 1 <= self.contrast_2 <= 10:
-            raise ValueError(f"contrast_2 must be a factor in [1, 10]: {self}")
 
     def key(self) -> str:
         """A short hash of the settings, so a changed setting trains a new detector."""
@@ -84,18 +76,16 @@ class TrainingConfig:
 
 
 def make_windows(rng: np.random.Generator, digits: np.ndarray, labels: np.ndarray, n: int,
-                 backgrounds: tuple[str, ...] = ("gradient",), restyled: float = 0.0, contrast: float = 1.0,
-                 workers: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+                 backgrounds: tuple[str, ...] = ("gradient",), restyled: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """n training windows (n, 28, 28, 1) in gray, and targets (n, 6): class, box in the window (0-1), box weight.
 
     Half show a digit at the window's scale (0.82-1.22) and centre (+-3 px), sometimes with a neighbour;
     the rest are background, or digits too far off centre or at the wrong scale (labelled background).
     Backgrounds are cut from a bank of generated backgrounds of the kinds in `backgrounds`; a fraction
-    `restyled` of the digits is drawn in another hand first (`scenes.restyle`). With `contrast` > 1, half the
-    windows get their contrast raised by a factor of 1 to `contrast` (clipped to 0-1). Windows are drawn in
-    chunks of WINDOWS_PER_CHUNK, each from its own seed taken from `rng`, by `workers` processes (default:
-    one per CPU core); the windows depend on `rng` only, not on the number of workers.
+    `restyled` of the digits is drawn in another hand first (`scenes.restyle`).
     """
+    import cv2
+
     check_digits(digits, labels)
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
@@ -103,55 +93,21 @@ def make_windows(rng: np.random.Generator, digits: np.ndarray, labels: np.ndarra
         raise ValueError(f"restyled must be a fraction in [0, 1], got {restyled}")
     if not backgrounds or any(kind not in BACKGROUND_KINDS for kind in backgrounds):
         raise ValueError(f"backgrounds must be kinds among {BACKGROUND_KINDS}, got {backgrounds}")
-    if not 1 <= contrast <= 10:
-        raise ValueError(f"contrast must be a factor in [1, 10], got {contrast}")
-    if workers is not None and workers < 1:
-        raise ValueError(f"workers must be at least 1, got {workers}")
-    sizes = [min(WINDOWS_PER_CHUNK, n - start) for start in range(0, n, WINDOWS_PER_CHUNK)]
-    seeds = rng.integers(2**63, size=len(sizes))
-    chunks = [(int(seed), size, tuple(backgrounds), restyled, contrast) for seed, size in zip(seeds, sizes)]
-    workers = min(workers or os.cpu_count() or 1, len(chunks))
-    if workers == 1:
-        _keep_digits(digits, labels)
-        parts = [_draw_windows(*chunk) for chunk in chunks]
-    else:       # the drawing is Python-bound; processes (not threads) use every core
-        context = multiprocessing.get_context("spawn")       # safe with TensorFlow's threads in the parent
-        with ProcessPoolExecutor(workers, mp_context=context, initializer=_keep_digits,
-                                 initargs=(digits, labels)) as pool:
-            parts = list(pool.map(_draw_windows, *zip(*chunks)))
-    return np.concatenate([x for x, _ in parts]), np.concatenate([y for _, y in parts])
-
-
-_DIGITS: dict[str, np.ndarray] = {}     # the digits a drawing process works from, set once per process
-
-
-def _keep_digits(digits: np.ndarray, labels: np.ndarray) -> None:
-    """Keep the digits and labels for `_draw_windows` in this process."""
-    _DIGITS.update(digits=np.asarray(digits), labels=np.asarray(labels))
-
-
-def _draw_windows(seed: int, n: int, backgrounds: tuple[str, ...], restyled: float, contrast: float
-                  ) -> tuple[np.ndarray, np.ndarray]:
-    """One chunk of `make_windows`: n windows and targets drawn from `seed` with the kept digits."""
-    import cv2
-
-    rng = np.random.default_rng(seed)
-    digits, labels = _DIGITS["digits"], _DIGITS["labels"]
     x = np.empty((n, PATCH, PATCH, 1), np.float32)
     y = np.zeros((n, 6), np.float32)
+    canvas = 2 * PATCH
     # the model sees gray, and gray is linear in the colours: drawing in gray gives the same windows, faster
     bank = [luminance(make_background(rng, 192, 192, backgrounds[k % len(backgrounds)]))
             for k in range(max(4, min(64, n // 200), len(backgrounds)))]
-    zooms = rng.uniform(1.0, 2.9, n)            # the pyramid level's downscaling, applied after drawing
-    kinds = rng.uniform(size=n)
-    indices = rng.integers(len(digits), size=n)
-    sources = rng.integers(len(bank), size=n)
-    centre = PATCH / 2
     for i in range(n):
-        zoom, kind, index = zooms[i], kinds[i], indices[i]
-        side = int(round(PATCH * zoom))         # only the window is drawn; what lies around it is never seen
+        zoom = rng.uniform(1.0, 2.9)          # the pyramid level's downscaling, applied after drawing
+        side = int(round(canvas * zoom))
+        source = bank[int(rng.integers(len(bank)))]
         top, left = rng.integers(0, 192 - side + 1, 2)
-        image = bank[sources[i]][top:top + side, left:left + side].copy()
+        image = source[top:top + side, left:left + side].copy()
+        kind = rng.uniform()
+        index = int(rng.integers(len(digits)))
+        centre = canvas / 2
         if kind < 0.5:                          # a digit this window should report
             scale, offset = rng.uniform(0.82, 1.22), rng.uniform(-3, 3, 2)
         elif kind < 0.65:                       # a digit too far off centre
@@ -175,16 +131,13 @@ def _draw_windows(seed: int, n: int, backgrounds: tuple[str, ...], restyled: flo
                 shift[rng.integers(2)] = rng.choice([-1, 1]) * gap
                 paste_digit(image, digits[int(rng.integers(len(digits)))], other * zoom,
                             tuple((centre + offset + shift) * zoom), rng)
-        x[i, ..., 0] = cv2.resize(image, (PATCH, PATCH), interpolation=cv2.INTER_AREA)
+        small = cv2.resize(image, (canvas, canvas), interpolation=cv2.INTER_AREA)
+        start = (canvas - PATCH) // 2
+        x[i, ..., 0] = small[start:start + PATCH, start:start + PATCH]
         if kind < 0.5 and box is not None:
-            y[i] = [labels[index], *np.clip(box * (PATCH / side), -4, PATCH + 4) / PATCH, 1.0]
+            y[i] = [labels[index], *np.clip(box / zoom - start, -4, PATCH + 4) / PATCH, 1.0]
         else:
             y[i, 0] = BACKGROUND
-    if contrast > 1:            # white ink on black, say: more contrast than the colour rule ever draws
-        raised = np.flatnonzero(rng.uniform(size=n) < 0.5)
-        gain = rng.uniform(1.0, contrast, len(raised)).astype(np.float32)[:, None, None, None]
-        mean = x[raised].mean(axis=(1, 2, 3), keepdims=True)
-        x[raised] = np.clip(mean + (x[raised] - mean) * gain, 0.0, 1.0)
     return x, y
 
 
