@@ -1071,3 +1071,93 @@ def test_06_4_single_images_shuffled_across_batches(batched_images):
     answer(raw.unbatch().shuffle(1, seed=0).batch(8), "two passes yield the same batches")
     answer(raw.map(lambda x, y: x), "(images, labels) pairs")
     answer([1, 2, 3], "should be a tf.data.Dataset")
+
+
+# --- chapter 07 ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def saved_cnn():
+    """Chapter 07's build_cnn and a copy trained one epoch on 64 random digits."""
+    import keras
+
+    def build_cnn(seed=42):
+        keras.utils.set_random_seed(seed)
+        model = keras.Sequential([keras.Input(shape=(28, 28, 1)), keras.layers.Conv2D(4, 3, activation="relu"),
+                                  keras.layers.MaxPooling2D(4), keras.layers.Flatten(),
+                                  keras.layers.Dense(10, activation="softmax")])
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        return model
+
+    rng = np.random.default_rng(0)
+    x, y = rng.uniform(0, 1, (64, 28, 28, 1)).astype(np.float32), rng.integers(0, 10, 64)
+    model = build_cnn()
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    return build_cnn, model, x
+
+
+def test_07_1_a_weights_file_by_its_proper_name(saved_cnn, tmp_path):
+    build_cnn, model, _ = saved_cnn
+    good = tmp_path / "mine.weights.h5"
+    model.save_weights(good)
+    other = tmp_path / "other.weights.h5"
+    build_cnn(seed=3).save_weights(other)
+
+    def answer(path, words):
+        line = REGISTRY.verdict("07.1", path, model=model, build=build_cnn)
+        assert line.startswith("07.1 correct: ") if words is None else ("not yet" in line and words in line), line
+
+    answer(good, None)
+    answer(str(good), None)
+    answer(tmp_path / "mine.h5", "does not end in .weights.h5")
+    answer(tmp_path / "mine.keras", "does not end in .weights.h5")
+    answer(tmp_path / "missing.weights.h5", "there is no file")
+    answer(other, "other weights")
+    answer(42, "should be the file's path")
+
+
+def test_07_2_adam_state_restored_with_the_weights(saved_cnn, tmp_path):
+    build_cnn, model, x = saved_cnn
+    path = tmp_path / "state.weights.h5"
+    model.save_weights(path)
+
+    def answer(value, words):
+        line = REGISTRY.verdict("07.2", value, model=model)
+        assert line.startswith("07.2 correct: ") if words is None else ("not yet" in line and words in line), line
+
+    resumed = build_cnn(seed=1)
+    resumed.optimizer.build(resumed.trainable_variables)
+    resumed.load_weights(path)
+    answer(resumed, None)
+    weights_only = build_cnn(seed=1)
+    weights_only.load_weights(path)
+    answer(weights_only, "Adam's state did not")
+    answer(build_cnn(seed=1), "its weights differ")
+    answer(model, "`model` itself")
+    answer(path, "should be a Keras model")
+    trained_on = build_cnn(seed=1)
+    trained_on.optimizer.build(trained_on.trainable_variables)
+    trained_on.load_weights(path)
+    trained_on.fit(x[:16], np.zeros(16), batch_size=16, epochs=1, verbose=0)
+    trained_on.set_weights(model.get_weights())
+    answer(trained_on, "the optimizer has taken")
+
+
+def test_07_3_an_exported_model_served(saved_cnn, tmp_path):
+    import tensorflow as tf
+
+    build_cnn, model, x = saved_cnn
+    folder = tmp_path / "exported"
+    model.export(folder, verbose=False)
+    other_folder = tmp_path / "other"
+    build_cnn(seed=5).export(other_folder, verbose=False)
+
+    def answer(value, words):
+        line = REGISTRY.verdict("07.3", value, model=model, images=x[:8])
+        assert line.startswith("07.3 correct: ") if words is None else ("not yet" in line and words in line), line
+
+    answer(tf.saved_model.load(str(folder)), None)
+    answer(folder, "load it with tf.saved_model.load")
+    answer(model, "this is a Keras model")
+    answer(tf.saved_model.load(str(other_folder)), "predictions differ")
+    answer({"serve": None}, "no serve function")

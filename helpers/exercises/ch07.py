@@ -1,0 +1,117 @@
+"""Chapter 07's exercises: a weights file by its proper name, Adam's state restored with the weights, an exported
+model served."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from helpers.exercises import NotYet, exercise
+
+
+def _weights_equal(a, b) -> bool:
+    """True if two models hold the same weights, array for array."""
+    first, second = a.get_weights(), b.get_weights()
+    return len(first) == len(second) and all(np.array_equal(x, y) for x, y in zip(first, second))
+
+
+@exercise(
+    "07.1",
+    why="save_weights stores numbers only, and Keras 3 wants that said in the name: a file ending in .weights.h5, "
+        "which a model of the same architecture reads back with load_weights.",
+    hint="Make a folder of your own with tempfile.mkdtemp() (the chapter's folder is removed at the end), name the "
+         "file inside it so that it ends in .weights.h5, and call model.save_weights with that path.",
+    scaffold="weights_file = ...  # a path in a new temporary folder, where model.save_weights wrote model's weights",
+    solution="import tempfile\n\n"
+             "weights_file = Path(tempfile.mkdtemp()) / \"exercise.weights.h5\"\n"
+             "model.save_weights(weights_file)\n"
+             "print(weights_file.name, saving.file_size(weights_file), \"bytes\")",
+    context={"model": "model", "build": "build_cnn"},
+)
+def weights_by_name(weights_file, *, model, build):
+    """A weights file of `model`, named as Keras 3 requires."""
+    if not isinstance(weights_file, (str, Path)):
+        raise NotYet(f"`weights_file` should be the file's path, got {type(weights_file).__name__}")
+    path = Path(weights_file)
+    if not path.name.endswith(".weights.h5"):
+        raise NotYet(f"{path.name!r} does not end in .weights.h5, the ending save_weights requires in Keras 3 "
+                     "(it refuses other names with a ValueError)")
+    if not path.is_file():
+        raise NotYet(f"there is no file at {path}: call model.save_weights(weights_file) after naming it")
+    copy = build(seed=1)
+    copy.load_weights(path)
+    if not _weights_equal(copy, model):
+        raise NotYet("the file holds other weights than `model`'s: save the weights of `model`, the trained one")
+
+
+@exercise(
+    "07.2",
+    why="A weights file holds the optimizer's arrays too, but load_weights can only fill arrays that exist: build "
+        "the optimizer first and training resumes where it stopped, with Adam's step count and averages.",
+    hint="Section 4 did it: a fresh build_cnn(seed=1), then its optimizer.build(its trainable_variables), then "
+         "load_weights from a weights file of `model` (save one to a temporary folder first).",
+    scaffold="resumed_from_file = ...  # a fresh build_cnn(seed=1) with model's weights AND Adam state, from a file",
+    solution="import tempfile\n\n"
+             "state_file = Path(tempfile.mkdtemp()) / \"state.weights.h5\"\n"
+             "model.save_weights(state_file)\n"
+             "resumed_from_file = build_cnn(seed=1)\n"
+             "resumed_from_file.optimizer.build(resumed_from_file.trainable_variables)  # Adam's arrays first ...\n"
+             "resumed_from_file.load_weights(state_file)                   # ... then the file fills them\n"
+             "print(\"optimizer steps:\", int(resumed_from_file.optimizer.iterations.numpy()))",
+    context={"model": "model"},
+)
+def optimizer_state_restored(resumed_from_file, *, model):
+    """A fresh model with `model`'s weights and optimizer state."""
+    import keras
+
+    if not isinstance(resumed_from_file, keras.Model):
+        raise NotYet(f"`resumed_from_file` should be a Keras model, got {type(resumed_from_file).__name__}")
+    if resumed_from_file is model:
+        raise NotYet("`resumed_from_file` is `model` itself; build a fresh one with build_cnn(seed=1) and load into "
+                     "it")
+    if not _weights_equal(resumed_from_file, model):
+        raise NotYet("its weights differ from `model`'s: load_weights from a file that `model` saved")
+    steps, expected = int(resumed_from_file.optimizer.iterations.numpy()), int(model.optimizer.iterations.numpy())
+    if steps == 0:
+        raise NotYet("the weights arrived but Adam's state did not (0 steps): call "
+                     "resumed_from_file.optimizer.build(resumed_from_file.trainable_variables) before load_weights")
+    if steps != expected:
+        raise NotYet(f"the optimizer has taken {steps} steps, `model`'s {expected}: load a file saved from `model` "
+                     "after its training")
+    ours = [np.asarray(v) for v in resumed_from_file.optimizer.variables]
+    theirs = [np.asarray(v) for v in model.optimizer.variables]
+    if len(ours) != len(theirs) or not all(np.array_equal(a, b) for a, b in zip(ours, theirs)):
+        raise NotYet("Adam's averages differ from `model`'s: load them from a file of `model`")
+
+
+@exercise(
+    "07.3",
+    why="An exported SavedModel is the forward pass as a TensorFlow graph: it serves predictions without Keras or "
+        "the model's Python code, and matches the Keras model up to float rounding.",
+    hint="model.export(folder) writes it (to a new temporary folder); tf.saved_model.load(str(folder)) reads it back, "
+         "and its serve function takes a batch of images.",
+    scaffold="serving_graph = ...  # model exported to a new temporary folder, loaded back with tf.saved_model.load",
+    solution="import tempfile\n\n"
+             "export_folder = Path(tempfile.mkdtemp()) / \"exported\"\n"
+             "model.export(export_folder, verbose=False)\n"
+             "serving_graph = tf.saved_model.load(str(export_folder))\n"
+             "gap = np.abs(serving_graph.serve(probe).numpy() - model.predict(probe, verbose=0)).max()\n"
+             "print(f\"largest difference on the probe: {gap:.1e}\")",
+    context={"model": "model", "images": "probe"},
+)
+def exported_and_served(serving_graph, *, model, images):
+    """`model` exported and loaded back as a TensorFlow SavedModel that serves the same predictions."""
+    import keras
+
+    if isinstance(serving_graph, (str, Path)):
+        raise NotYet("this is the folder's path; load it with tf.saved_model.load(str(folder))")
+    if isinstance(serving_graph, keras.Model):
+        raise NotYet("this is a Keras model; the exported graph comes back with tf.saved_model.load, not Keras")
+    if not hasattr(serving_graph, "serve"):
+        raise NotYet(f"`serving_graph` has no serve function ({type(serving_graph).__name__}): load the folder "
+                     "model.export wrote")
+    predicted = np.asarray(serving_graph.serve(np.asarray(images)))
+    expected = np.asarray(model.predict(np.asarray(images), verbose=0))
+    if predicted.shape != expected.shape or not np.allclose(predicted, expected, atol=1e-5):
+        raise NotYet("its predictions differ from `model`'s: export `model` itself, after its training")
