@@ -1104,7 +1104,7 @@ def test_07_1_a_weights_file_by_its_proper_name(saved_cnn, tmp_path):
     build_cnn(seed=3).save_weights(other)
 
     def answer(path, words):
-        line = REGISTRY.verdict("07.1", path, model=model, build=build_cnn)
+        line = REGISTRY.verdict("07.1", path, model=model, build=build_cnn, chapter_folder=tmp_path / "chapter")
         assert line.startswith("07.1 correct: ") if words is None else ("not yet" in line and words in line), line
 
     answer(good, None)
@@ -1114,6 +1114,17 @@ def test_07_1_a_weights_file_by_its_proper_name(saved_cnn, tmp_path):
     answer(tmp_path / "missing.weights.h5", "there is no file")
     answer(other, "other weights")
     answer(42, "should be the file's path")
+    answer(tmp_path, "is a folder")
+    (tmp_path / "chapter").mkdir()
+    inside = tmp_path / "chapter" / "x.weights.h5"
+    model.save_weights(inside)
+    answer(inside, "the chapter's folder")
+    import keras
+    throwaway = keras.models.clone_model(model)
+    throwaway.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    whole = tmp_path / "whole.weights.h5"
+    throwaway.save(whole)
+    answer(whole, "a whole model in the legacy .h5 format")
 
 
 def test_07_2_adam_state_restored_with_the_weights(saved_cnn, tmp_path):
@@ -1122,13 +1133,17 @@ def test_07_2_adam_state_restored_with_the_weights(saved_cnn, tmp_path):
     model.save_weights(path)
 
     def answer(value, words):
-        line = REGISTRY.verdict("07.2", value, model=model)
+        line = REGISTRY.verdict("07.2", value, model=model, restored=restored)
         assert line.startswith("07.2 correct: ") if words is None else ("not yet" in line and words in line), line
 
+    restored = build_cnn(seed=1)
+    restored.optimizer.build(restored.trainable_variables)
+    restored.load_weights(path)
     resumed = build_cnn(seed=1)
     resumed.optimizer.build(resumed.trainable_variables)
     resumed.load_weights(path)
     answer(resumed, None)
+    answer(restored, "section 4's `restored`")
     weights_only = build_cnn(seed=1)
     weights_only.load_weights(path)
     answer(weights_only, "Adam's state did not")
@@ -1158,6 +1173,9 @@ def test_07_3_an_exported_model_served(saved_cnn, tmp_path):
 
     answer(tf.saved_model.load(str(folder)), None)
     answer(folder, "load it with tf.saved_model.load")
-    answer(model, "this is a Keras model")
+    answer(model, "goes through Keras (Sequential)")
     answer(tf.saved_model.load(str(other_folder)), "predictions differ")
     answer({"serve": None}, "no serve function")
+    import keras
+    answer(keras.layers.TFSMLayer(str(folder), call_endpoint="serve"), "goes through Keras")
+    answer(tf.saved_model.load(str(folder)).serve, "one of the loaded object's functions")

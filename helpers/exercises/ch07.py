@@ -18,27 +18,42 @@ def _weights_equal(a, b) -> bool:
 
 @exercise(
     "07.1",
-    why="save_weights stores numbers only, and Keras 3 wants that said in the name: a file ending in .weights.h5, "
-        "which a model of the same architecture reads back with load_weights.",
-    hint="Make a folder of your own with tempfile.mkdtemp() (the chapter's folder is removed at the end), name the "
-         "file inside it so that it ends in .weights.h5, and call model.save_weights with that path.",
+    why="save_weights stores numbers only, and Keras 3 wants that said in the name: a file ending in .weights.h5 "
+        "(or .weights.json, sharded), which a model of the same architecture reads back with load_weights.",
+    hint="import tempfile, then make a folder of your own with tempfile.mkdtemp() (the chapter's folder is removed at "
+         "the end), name the file inside it so that it ends in .weights.h5, and call model.save_weights (not "
+         "model.save) with that path.",
     scaffold="weights_file = ...  # a path in a new temporary folder, where model.save_weights wrote model's weights",
     solution="import tempfile\n\n"
              "weights_file = Path(tempfile.mkdtemp()) / \"exercise.weights.h5\"\n"
              "model.save_weights(weights_file)\n"
              "print(weights_file.name, saving.file_size(weights_file), \"bytes\")",
-    context={"model": "model", "build": "build_cnn"},
+    context={"model": "model", "build": "build_cnn", "chapter_folder": "folder"},
 )
-def weights_by_name(weights_file, *, model, build):
+def weights_by_name(weights_file, *, model, build, chapter_folder):
     """A weights file of `model`, named as Keras 3 requires."""
+    import h5py
+
     if not isinstance(weights_file, (str, Path)):
         raise NotYet(f"`weights_file` should be the file's path, got {type(weights_file).__name__}")
     path = Path(weights_file)
-    if not path.name.endswith(".weights.h5"):
+    if path.is_dir():
+        raise NotYet(f"{path} is a folder; name a file inside it, ending in .weights.h5")
+    if not path.name.endswith((".weights.h5", ".weights.json")):
         raise NotYet(f"{path.name!r} does not end in .weights.h5, the ending save_weights requires in Keras 3 "
-                     "(it refuses other names with a ValueError)")
+                     "(or .weights.json with max_shard_size); it refuses other names with a ValueError")
+    if path.resolve().is_relative_to(Path(chapter_folder).resolve()):
+        raise NotYet("this file lies in the chapter's folder, which its last cell removes; use a folder of your own "
+                     "(tempfile.mkdtemp())")
     if not path.is_file():
         raise NotYet(f"there is no file at {path}: call model.save_weights(weights_file) after naming it")
+    if path.suffix == ".h5":
+        with h5py.File(path, "r") as h5_file:
+            whole_model = "model_config" in h5_file.attrs
+        if whole_model:
+            raise NotYet("this is a whole model in the legacy .h5 format: model.save picks the format by the ending. "
+                         "Use model.save_weights; and as section 7 showed, that .h5 save took the optimizer out of "
+                         "`model`'s compile settings (rerun the chapter to restore them)")
     copy = build(seed=1)
     copy.load_weights(path)
     if not _weights_equal(copy, model):
@@ -50,7 +65,8 @@ def weights_by_name(weights_file, *, model, build):
     why="A weights file holds the optimizer's arrays too, but load_weights can only fill arrays that exist: build "
         "the optimizer first and training resumes where it stopped, with Adam's step count and averages.",
     hint="Section 4 did it: a fresh build_cnn(seed=1), then its optimizer.build(its trainable_variables), then "
-         "load_weights from a weights file of `model` (save one to a temporary folder first).",
+         "load_weights from a weights file of `model` (save one into a folder from tempfile.mkdtemp() first, after "
+         "import tempfile).",
     scaffold="resumed_from_file = ...  # a fresh build_cnn(seed=1) with model's weights AND Adam state, from a file",
     solution="import tempfile\n\n"
              "state_file = Path(tempfile.mkdtemp()) / \"state.weights.h5\"\n"
@@ -59,9 +75,9 @@ def weights_by_name(weights_file, *, model, build):
              "resumed_from_file.optimizer.build(resumed_from_file.trainable_variables)  # Adam's arrays first ...\n"
              "resumed_from_file.load_weights(state_file)                   # ... then the file fills them\n"
              "print(\"optimizer steps:\", int(resumed_from_file.optimizer.iterations.numpy()))",
-    context={"model": "model"},
+    context={"model": "model", "restored": "restored"},
 )
-def optimizer_state_restored(resumed_from_file, *, model):
+def optimizer_state_restored(resumed_from_file, *, model, restored):
     """A fresh model with `model`'s weights and optimizer state."""
     import keras
 
@@ -70,12 +86,15 @@ def optimizer_state_restored(resumed_from_file, *, model):
     if resumed_from_file is model:
         raise NotYet("`resumed_from_file` is `model` itself; build a fresh one with build_cnn(seed=1) and load into "
                      "it")
+    if resumed_from_file is restored:
+        raise NotYet("this is section 4's `restored`; build a fresh one yourself, as section 4 did")
     if not _weights_equal(resumed_from_file, model):
         raise NotYet("its weights differ from `model`'s: load_weights from a file that `model` saved")
     steps, expected = int(resumed_from_file.optimizer.iterations.numpy()), int(model.optimizer.iterations.numpy())
     if steps == 0:
-        raise NotYet("the weights arrived but Adam's state did not (0 steps): call "
-                     "resumed_from_file.optimizer.build(resumed_from_file.trainable_variables) before load_weights")
+        raise NotYet("the weights arrived but Adam's state did not (0 steps): it comes only from a file, and "
+                     "load_weights fills it only if resumed_from_file.optimizer.build(resumed_from_file."
+                     "trainable_variables) ran first")
     if steps != expected:
         raise NotYet(f"the optimizer has taken {steps} steps, `model`'s {expected}: load a file saved from `model` "
                      "after its training")
@@ -88,9 +107,10 @@ def optimizer_state_restored(resumed_from_file, *, model):
 @exercise(
     "07.3",
     why="An exported SavedModel is the forward pass as a TensorFlow graph: it serves predictions without Keras or "
-        "the model's Python code, and matches the Keras model up to float rounding.",
-    hint="model.export(folder) writes it (to a new temporary folder); tf.saved_model.load(str(folder)) reads it back, "
-         "and its serve function takes a batch of images.",
+        "the model's Python code, equal to the Keras model's up to float rounding (section 6 saw why they can differ "
+        "in the last bits: other batch sizes).",
+    hint="import tempfile; model.export(folder) writes it (to a folder inside tempfile.mkdtemp()); "
+         "tf.saved_model.load(str(folder)) reads it back, and its serve function takes a batch of images.",
     scaffold="serving_graph = ...  # model exported to a new temporary folder, loaded back with tf.saved_model.load",
     solution="import tempfile\n\n"
              "export_folder = Path(tempfile.mkdtemp()) / \"exported\"\n"
@@ -106,12 +126,16 @@ def exported_and_served(serving_graph, *, model, images):
 
     if isinstance(serving_graph, (str, Path)):
         raise NotYet("this is the folder's path; load it with tf.saved_model.load(str(folder))")
-    if isinstance(serving_graph, keras.Model):
-        raise NotYet("this is a Keras model; the exported graph comes back with tf.saved_model.load, not Keras")
+    if isinstance(serving_graph, (keras.Model, keras.layers.Layer)):
+        raise NotYet(f"this goes through Keras ({type(serving_graph).__name__}); load the exported folder with "
+                     "TensorFlow alone: tf.saved_model.load(str(folder))")
+    if callable(serving_graph) and not hasattr(serving_graph, "serve"):
+        raise NotYet("this is one of the loaded object's functions; pass the loaded object itself, the one "
+                     "tf.saved_model.load returned")
     if not hasattr(serving_graph, "serve"):
         raise NotYet(f"`serving_graph` has no serve function ({type(serving_graph).__name__}): load the folder "
                      "model.export wrote")
     predicted = np.asarray(serving_graph.serve(np.asarray(images)))
     expected = np.asarray(model.predict(np.asarray(images), verbose=0))
-    if predicted.shape != expected.shape or not np.allclose(predicted, expected, atol=1e-5):
+    if predicted.shape != expected.shape or not np.allclose(predicted, expected, atol=1e-6):
         raise NotYet("its predictions differ from `model`'s: export `model` itself, after its training")
