@@ -1179,3 +1179,11 @@ def test_07_3_an_exported_model_served(saved_cnn, tmp_path):
     import keras
     answer(keras.layers.TFSMLayer(str(folder), call_endpoint="serve"), "goes through Keras")
     answer(tf.saved_model.load(str(folder)).serve, "one of the loaded object's functions")
+
+
+def test_same_arrays_compares_lists_of_arrays_one_for_one():
+    a = [np.zeros((2, 2)), np.ones(3)]
+    assert exercises.same_arrays(a, [x.copy() for x in a])
+    assert not exercises.same_arrays(a, a[:1])
+    assert not exercises.same_arrays(a, [np.zeros((2, 2)), np.full(3, 2.0)])
+    assert exercises.same_arrays([], [])

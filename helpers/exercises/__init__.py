@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["Exercise", "NotYet", "REGISTRY", "Registry", "as_array", "as_choice", "as_number", "check", "exercise",
-           "hint", "is_blank", "solution"]
+           "hint", "is_blank", "same_arrays", "solution"]
 
 ID_PATTERN = re.compile(r"(?P<chapter>\d\d)\.(?P<number>[1-9]\d*)")
 
@@ -279,3 +279,8 @@ def as_choice(value: object, name: str, choices: tuple[str, ...]) -> str:
     if not isinstance(value, str) or value.strip().lower() not in choices:
         raise NotYet(f"`{name}` should be {allowed}, got {value!r}")
     return value.strip().lower()
+
+
+def same_arrays(first: list, second: list) -> bool:
+    """True when two lists of arrays (weights, optimizer variables) hold equal arrays, one for one."""
+    return len(first) == len(second) and all(np.array_equal(np.asarray(a), np.asarray(b)) for a, b in zip(first, second))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from helpers.exercises import NotYet, as_array, as_choice, as_number, exercise
+from helpers.exercises import NotYet, as_array, as_choice, as_number, exercise, same_arrays
 
 VERDICTS = ("parity head", "parity of the predicted digit", "cannot tell")
 
@@ -81,11 +81,6 @@ def _weights(value: object, name: str) -> list[np.ndarray]:
     return list(value)
 
 
-def _same(first: list[np.ndarray], second: list[np.ndarray]) -> bool:
-    """True when two weight lists hold the same arrays."""
-    return len(first) == len(second) and all(np.array_equal(a, b) for a, b in zip(first, second))
-
-
 @exercise(
     "04.3",
     why="A loss weight of 0 takes a head's loss out of the sum, so its weights get zero gradients and stay as they "
@@ -115,11 +110,11 @@ def head_with_weight_zero(odd_before, digit_before, odd_after, digit_after):
     if [w.shape for w in weights["digit_before"]] != [(128, 10), (10,)]:
         raise NotYet(f"`digit_before` should be the digit head's kernel (128, 10) and bias (10,), got shapes "
                      f"{[w.shape for w in weights['digit_before']]}")
-    if _same(weights["digit_before"], weights["digit_after"]):
+    if same_arrays(weights["digit_before"], weights["digit_after"]):
         raise NotYet("the digit head did not change either: did fit run between the two copies?")
     if odd_before is odd_after:
         raise NotYet("`odd_before` and `odd_after` are the same copy; copy the odd head's weights again after fit")
-    if not _same(weights["odd_before"], weights["odd_after"]):
+    if not same_arrays(weights["odd_before"], weights["odd_after"]):
         raise NotYet("the odd head's weights changed, so its loss still counted: compile a fresh model with "
                      "loss_weights={'digit': 1.0, 'odd': 0.0} before fit (a model that has already trained keeps the "
                      "loss weights of its first fit until you compile again), or the two copies came from different "

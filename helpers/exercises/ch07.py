@@ -7,13 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from helpers.exercises import NotYet, exercise
-
-
-def _weights_equal(a, b) -> bool:
-    """True if two models hold the same weights, array for array."""
-    first, second = a.get_weights(), b.get_weights()
-    return len(first) == len(second) and all(np.array_equal(x, y) for x, y in zip(first, second))
+from helpers.exercises import NotYet, exercise, same_arrays
 
 
 @exercise(
@@ -56,7 +50,7 @@ def weights_by_name(weights_file, *, model, build, chapter_folder):
                          "`model`'s compile settings (rerun the chapter to restore them)")
     copy = build(seed=1)
     copy.load_weights(path)
-    if not _weights_equal(copy, model):
+    if not same_arrays(copy.get_weights(), model.get_weights()):
         raise NotYet("the file holds other weights than `model`'s: save the weights of `model`, the trained one")
 
 
@@ -88,7 +82,7 @@ def optimizer_state_restored(resumed_from_file, *, model, restored):
                      "it")
     if resumed_from_file is restored:
         raise NotYet("this is section 4's `restored`; build a fresh one yourself, as section 4 did")
-    if not _weights_equal(resumed_from_file, model):
+    if not same_arrays(resumed_from_file.get_weights(), model.get_weights()):
         raise NotYet("its weights differ from `model`'s: load_weights from a file that `model` saved")
     steps, expected = int(resumed_from_file.optimizer.iterations.numpy()), int(model.optimizer.iterations.numpy())
     if steps == 0:
@@ -98,9 +92,7 @@ def optimizer_state_restored(resumed_from_file, *, model, restored):
     if steps != expected:
         raise NotYet(f"the optimizer has taken {steps} steps, `model`'s {expected}: load a file saved from `model` "
                      "after its training")
-    ours = [np.asarray(v) for v in resumed_from_file.optimizer.variables]
-    theirs = [np.asarray(v) for v in model.optimizer.variables]
-    if len(ours) != len(theirs) or not all(np.array_equal(a, b) for a, b in zip(ours, theirs)):
+    if not same_arrays(resumed_from_file.optimizer.variables, model.optimizer.variables):
         raise NotYet("Adam's averages differ from `model`'s: load them from a file of `model`")
 
 
