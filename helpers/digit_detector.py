@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .paths import artifacts_dir, shown
-from .scenes import (BACKGROUND_KINDS, FRAME_RANGE, Scene, check_digits, luminance, make_background, paste_digit,
-                     restyle)
+from .scenes import (BACKGROUND_KINDS, FRAME_RANGE, Scene, check_digits, gray_colour, ink_side, luminance,
+                     make_background, paste_digit, placement, restyle)
 
 if TYPE_CHECKING:          # for annotations only: the functions import keras when they run
     import keras
@@ -75,16 +75,138 @@ class TrainingConfig:
         return hashlib.sha1(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:10]
 
 
+class _Recorder:
+    """Draws from a Generator as it would be drawn, and keeps every draw on a tape (uniforms as their raw [0, 1) value)."""
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.rng, self.tape = rng, []
+
+    def uniform(self, low: float = 0.0, high: float = 1.0, size: int | None = None):
+        raw = self.rng.random(size)           # the draw numpy's uniform makes, before scaling: low + (high - low) * raw
+        self.tape.append(raw if size is None else raw.tolist())
+        return low + (high - low) * raw
+
+    def integers(self, *args):
+        value = self.rng.integers(*args)
+        self.tape.append(value.tolist())
+        return value
+
+    def choice(self, options):
+        value = self.rng.choice(options)
+        self.tape.append(value.item())
+        return value
+
+
+class _Replay:
+    """Gives back a _Recorder's tape, draw by draw, in place of a Generator."""
+
+    def __init__(self, tape: list) -> None:
+        self.values = iter(tape)
+
+    def uniform(self, low: float = 0.0, high: float = 1.0, size: int | None = None):
+        raw = next(self.values)
+        return low + (high - low) * (raw if size is None else np.array(raw))
+
+    def integers(self, *args):
+        value = next(self.values)
+        return np.array(value) if isinstance(value, list) else value
+
+    def choice(self, options):
+        return next(self.values)
+
+
+def _one_window(rng, bank: list[np.ndarray], digits: np.ndarray, labels: np.ndarray, restyled: float,
+                render: bool = True) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """One training window and its target; with render=False only its random draws are made (None, None)."""
+    import cv2
+
+    canvas = 2 * PATCH
+    zoom = rng.uniform(1.0, 2.9)          # the pyramid level's downscaling, applied after drawing
+    side = int(round(canvas * zoom))
+    source = bank[int(rng.integers(len(bank)))]
+    top, left = rng.integers(0, source.shape[0] - side + 1, 2)
+    image = source[top:top + side, left:left + side].copy() if render else None
+    kind = rng.uniform()
+    index = int(rng.integers(len(digits)))
+    centre = canvas / 2
+    if kind < 0.5:                          # a digit this window should report
+        scale, offset = rng.uniform(0.82, 1.22), rng.uniform(-3, 3, 2)
+    elif kind < 0.65:                       # a digit too far off centre
+        scale = rng.uniform(0.6, 1.6)
+        offset = rng.uniform(-20, 20, 2)
+        offset[rng.integers(2)] = rng.choice([-1, 1]) * rng.uniform(8, 20)
+    elif kind < 0.8:                        # a digit at the wrong scale
+        scale = rng.choice([rng.uniform(0.3, 0.58), rng.uniform(1.7, 2.6)])
+        offset = rng.uniform(-4, 4, 2)
+    else:                                   # background only
+        scale, offset = 0.0, np.zeros(2)
+
+    def paste(digit, frame, at):
+        if render:
+            return paste_digit(image, digit, frame, at, rng)
+        if placement(ink_side(frame), at, side, side) is not None:
+            gray_colour(rng, 0.5)             # the two draws pasting makes, whatever the colour behind
+        return None
+
+    box = None
+    if scale:
+        frame = PATCH * scale
+        digit = restyle(digits[index], rng) if restyled and rng.uniform() < restyled else digits[index]
+        box = paste(digit, frame * zoom, tuple((centre + offset) * zoom))
+        if kind < 0.65 and rng.uniform() < 0.4:   # a neighbour just outside this digit's frame
+            other = rng.uniform(0.8, 1.4) * PATCH
+            gap = (frame + other) / 2 + rng.uniform(4, 16)
+            shift = rng.uniform(-0.5, 0.5, 2) * other
+            shift[rng.integers(2)] = rng.choice([-1, 1]) * gap
+            paste(digits[int(rng.integers(len(digits)))], other * zoom, tuple((centre + offset + shift) * zoom))
+    if not render:
+        return None, None
+    small = cv2.resize(image, (canvas, canvas), interpolation=cv2.INTER_AREA)
+    start = (canvas - PATCH) // 2
+    target = np.zeros(6, np.float32)
+    if kind < 0.5 and box is not None:
+        target[:] = [labels[index], *np.clip(box / zoom - start, -4, PATCH + 4) / PATCH, 1.0]
+    else:
+        target[0] = BACKGROUND
+    return small[start:start + PATCH, start:start + PATCH], target
+
+
+_RENDERING: dict = {}       # a rendering worker's bank, digits, labels and restyled fraction
+
+
+def _start_renderer(bank: list[np.ndarray], digits: np.ndarray, labels: np.ndarray, restyled: float) -> None:
+    """Keep what every window of a rendering worker needs, sent once per worker."""
+    _RENDERING.update(bank=bank, digits=digits, labels=labels, restyled=restyled)
+
+
+def _render(tapes: list[list]) -> tuple[np.ndarray, np.ndarray]:
+    """Render windows from their tapes with the worker's bank and digits: (k, 28, 28, 1) and targets (k, 6)."""
+    made = [_one_window(_Replay(tape), _RENDERING["bank"], _RENDERING["digits"], _RENDERING["labels"],
+                        _RENDERING["restyled"]) for tape in tapes]
+    return (np.array([window for window, _ in made], np.float32)[..., None],
+            np.array([target for _, target in made], np.float32))
+
+
+PARALLEL_FROM = 4000       # fewer windows are rendered in this process: starting workers costs about a second
+
+
 def make_windows(rng: np.random.Generator, digits: np.ndarray, labels: np.ndarray, n: int,
-                 backgrounds: tuple[str, ...] = ("gradient",), restyled: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+                 backgrounds: tuple[str, ...] = ("gradient",), restyled: float = 0.0,
+                 workers: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """n training windows (n, 28, 28, 1) in gray, and targets (n, 6): class, box in the window (0-1), box weight.
 
     Half show a digit at the window's scale (0.82-1.22) and centre (+-3 px), sometimes with a neighbour;
     the rest are background, or digits too far off centre or at the wrong scale (labelled background).
     Backgrounds are cut from a bank of generated backgrounds of the kinds in `backgrounds`; a fraction
     `restyled` of the digits is drawn in another hand first (`scenes.restyle`).
+
+    Every window's random numbers are drawn first, in order, from `rng`; the windows are then rendered
+    from them on `workers` processes (default: one per core from PARALLEL_FROM windows on, else one).
+    The windows depend on `rng` alone, not on the number of workers.
     """
-    import cv2
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
 
     check_digits(digits, labels)
     if n < 1:
@@ -93,52 +215,27 @@ def make_windows(rng: np.random.Generator, digits: np.ndarray, labels: np.ndarra
         raise ValueError(f"restyled must be a fraction in [0, 1], got {restyled}")
     if not backgrounds or any(kind not in BACKGROUND_KINDS for kind in backgrounds):
         raise ValueError(f"backgrounds must be kinds among {BACKGROUND_KINDS}, got {backgrounds}")
-    x = np.empty((n, PATCH, PATCH, 1), np.float32)
-    y = np.zeros((n, 6), np.float32)
-    canvas = 2 * PATCH
+    if workers is not None and workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
+    digits, labels = np.asarray(digits), np.asarray(labels)
     # the model sees gray, and gray is linear in the colours: drawing in gray gives the same windows, faster
     bank = [luminance(make_background(rng, 192, 192, backgrounds[k % len(backgrounds)]))
             for k in range(max(4, min(64, n // 200), len(backgrounds)))]
-    for i in range(n):
-        zoom = rng.uniform(1.0, 2.9)          # the pyramid level's downscaling, applied after drawing
-        side = int(round(canvas * zoom))
-        source = bank[int(rng.integers(len(bank)))]
-        top, left = rng.integers(0, 192 - side + 1, 2)
-        image = source[top:top + side, left:left + side].copy()
-        kind = rng.uniform()
-        index = int(rng.integers(len(digits)))
-        centre = canvas / 2
-        if kind < 0.5:                          # a digit this window should report
-            scale, offset = rng.uniform(0.82, 1.22), rng.uniform(-3, 3, 2)
-        elif kind < 0.65:                       # a digit too far off centre
-            scale = rng.uniform(0.6, 1.6)
-            offset = rng.uniform(-20, 20, 2)
-            offset[rng.integers(2)] = rng.choice([-1, 1]) * rng.uniform(8, 20)
-        elif kind < 0.8:                        # a digit at the wrong scale
-            scale = rng.choice([rng.uniform(0.3, 0.58), rng.uniform(1.7, 2.6)])
-            offset = rng.uniform(-4, 4, 2)
-        else:                                   # background only
-            scale, offset = 0.0, np.zeros(2)
-        box = None
-        if scale:
-            frame = PATCH * scale
-            digit = restyle(digits[index], rng) if restyled and rng.uniform() < restyled else digits[index]
-            box = paste_digit(image, digit, frame * zoom, tuple((centre + offset) * zoom), rng)
-            if kind < 0.65 and rng.uniform() < 0.4:   # a neighbour just outside this digit's frame
-                other = rng.uniform(0.8, 1.4) * PATCH
-                gap = (frame + other) / 2 + rng.uniform(4, 16)
-                shift = rng.uniform(-0.5, 0.5, 2) * other
-                shift[rng.integers(2)] = rng.choice([-1, 1]) * gap
-                paste_digit(image, digits[int(rng.integers(len(digits)))], other * zoom,
-                            tuple((centre + offset + shift) * zoom), rng)
-        small = cv2.resize(image, (canvas, canvas), interpolation=cv2.INTER_AREA)
-        start = (canvas - PATCH) // 2
-        x[i, ..., 0] = small[start:start + PATCH, start:start + PATCH]
-        if kind < 0.5 and box is not None:
-            y[i] = [labels[index], *np.clip(box / zoom - start, -4, PATCH + 4) / PATCH, 1.0]
-        else:
-            y[i, 0] = BACKGROUND
-    return x, y
+    tapes = []
+    for _ in range(n):
+        recorder = _Recorder(rng)
+        _one_window(recorder, bank, digits, labels, restyled, render=False)
+        tapes.append(recorder.tape)
+    workers = workers or ((os.cpu_count() or 1) if n >= PARALLEL_FROM else 1)
+    if workers == 1:
+        _start_renderer(bank, digits, labels, restyled)
+        return _render(tapes)
+    chunks = [tapes[k:k + 1000] for k in range(0, n, 1000)]
+    # spawn, not fork: a forked TensorFlow process can hang
+    with ProcessPoolExecutor(workers, get_context("spawn"), initializer=_start_renderer,
+                             initargs=(bank, digits, labels, restyled)) as pool:
+        parts = list(pool.map(_render, chunks))
+    return np.concatenate([x for x, _ in parts]), np.concatenate([y for _, y in parts])
 
 
 def background_targets(n: int) -> np.ndarray:
@@ -348,6 +445,7 @@ def make_detector_module(net, iou_threshold: float = 0.3, max_detections: int = 
 
     entities = tf.constant([f"digit {d}" for d in range(10)])
     names = tf.constant([f"/course/digit_{d}" for d in range(10)])
+    image_spec = tf.TensorSpec([1, None, None, 3], tf.float32, name="images")
 
     class DigitDetector(tf.Module):
         """The course's digit detector (not Faster R-CNN): 10 classes, 'digit 0' .. 'digit 9'."""
@@ -356,12 +454,12 @@ def make_detector_module(net, iou_threshold: float = 0.3, max_detections: int = 
             super().__init__(name="course_digit_detector")
             self.net = net
 
-        @tf.function(input_signature=[tf.TensorSpec([1, None, None, 3], tf.float32, name="images")])
+        @tf.function(input_signature=[image_spec], autograph=False)      # plain Python loops: nothing to convert
         def raw_candidates(self, images):
             boxes, scores, classes, _ = candidates(self.net, images, candidate_min_score)
             return {"boxes": boxes, "scores": scores, "labels": classes + 1}
 
-        @tf.function(input_signature=[tf.TensorSpec([1, None, None, 3], tf.float32, name="images")])
+        @tf.function(input_signature=[image_spec], autograph=False)
         def default(self, images):
             boxes, scores, _, probs = candidates(self.net, images, min_score=0.0)
             keep = tf.image.non_max_suppression(boxes, scores, 10 * max_detections, iou_threshold=iou_threshold)

@@ -87,24 +87,46 @@ def _digit_colour(rng: np.random.Generator, behind: float) -> np.ndarray:
     return np.full(3, 0.0 if behind > 0.5 else 1.0, np.float32)
 
 
+def ink_side(frame: float) -> int:
+    """The side in pixels of a digit scaled to a `frame`-pixel square (at least 2)."""
+    return max(int(round(frame)), 2)
+
+
 def ink_coverage(digit: np.ndarray, frame: float) -> np.ndarray:
     """A 28x28 uint8 digit as ink coverage (0-1), scaled to a `frame`-pixel square."""
     import cv2
 
-    side = max(int(round(frame)), 2)
+    side = ink_side(frame)
     return cv2.resize(np.asarray(digit).astype(np.float32) / 255.0, (side, side),
                       interpolation=cv2.INTER_AREA if side < 28 else cv2.INTER_LINEAR)
+
+
+def placement(side: int, centre: tuple[float, float], height: int, width: int
+              ) -> tuple[int, int, int, int, int, int] | None:
+    """Where a side x side square centred at (y, x) lands in a height x width image: its top, left and the
+    visible part (y0, x0, y1, x1); None if no pixel of it lands in the image."""
+    top, left = int(round(centre[0] - side / 2)), int(round(centre[1] - side / 2))
+    y0, x0, y1, x1 = max(top, 0), max(left, 0), min(top + side, height), min(left + side, width)
+    return None if y0 >= y1 or x0 >= x1 else (top, left, y0, x0, y1, x1)
+
+
+def gray_colour(rng: np.random.Generator, behind: float) -> float:
+    """A gray level that differs from `behind` by at least 0.35: darker or lighter, in proportion to the room on each side.
+
+    It always draws two numbers from `rng`, whatever `behind` is.
+    """
+    low, high = max(behind - 0.35, 0.0), min(behind + 0.35, 1.0)
+    return rng.uniform(0, low) if rng.uniform() * (low + 1 - high) < low else rng.uniform(high, 1)
 
 
 def _blend(image: np.ndarray, alpha: np.ndarray, centre: tuple[float, float], rng: np.random.Generator,
            colour: np.ndarray | float | None = None) -> np.ndarray | None:
     """Blend ink `alpha` centred at (y, x) into `image` (gray or RGB), in `colour` or a contrasting one; return the ink box."""
     side = alpha.shape[0]
-    top, left = int(round(centre[0] - side / 2)), int(round(centre[1] - side / 2))
-    height, width = image.shape[:2]
-    y0, x0, y1, x1 = max(top, 0), max(left, 0), min(top + side, height), min(left + side, width)
-    if y0 >= y1 or x0 >= x1:
+    place = placement(side, centre, image.shape[0], image.shape[1])
+    if place is None:
         return None
+    top, left, y0, x0, y1, x1 = place
     a = alpha[y0 - top:y1 - top, x0 - left:x1 - left]
     region = image[y0:y1, x0:x1]
     if image.ndim == 3:
@@ -112,9 +134,7 @@ def _blend(image: np.ndarray, alpha: np.ndarray, centre: tuple[float, float], rn
         if colour is None:
             colour = _digit_colour(rng, float(luminance(region.reshape(-1, 3).mean(0))))
     elif colour is None:
-        behind = float(region.mean())
-        low, high = max(behind - 0.35, 0.0), min(behind + 0.35, 1.0)
-        colour = rng.uniform(0, low) if rng.uniform() * (low + 1 - high) < low else rng.uniform(high, 1)
+        colour = gray_colour(rng, float(region.mean()))
     image[y0:y1, x0:x1] = region * (1 - a) + colour * a
     ink = a if a.ndim == 2 else a[..., 0]
     rows, cols = np.nonzero(ink > INK)

@@ -54,6 +54,27 @@ def test_windows_on_every_background_kind(digits):
         digit_detector.make_windows(np.random.default_rng(0), digits[0], digits[1] + 5, 4)
 
 
+@pytest.mark.parametrize("settings", [{}, {"backgrounds": scenes.BACKGROUND_KINDS, "restyled": 0.5}])
+def test_windows_are_the_ones_drawn_one_after_another(digits, settings):
+    """Drawing every window's numbers first and rendering them apart gives exactly the sequential windows."""
+    from sequential_windows import sequential_windows
+
+    strokes = np.random.default_rng(7).integers(0, 256, (20, 28, 28)).astype(np.uint8) & digits[0]
+    expected_rng, rng = np.random.default_rng(5), np.random.default_rng(5)
+    expected = sequential_windows(expected_rng, strokes, digits[1], 300, **settings)
+    made = digit_detector.make_windows(rng, strokes, digits[1], 300, workers=1, **settings)
+    assert all(np.array_equal(a, b) for a, b in zip(made, expected))
+    assert rng.random() == expected_rng.random()                    # the generator is left where it was left
+
+
+def test_windows_do_not_depend_on_the_number_of_workers(digits):
+    alone = digit_detector.make_windows(np.random.default_rng(3), *digits, 2500, workers=1)
+    shared = digit_detector.make_windows(np.random.default_rng(3), *digits, 2500, workers=2)
+    assert all(np.array_equal(a, b) for a, b in zip(alone, shared))
+    with pytest.raises(ValueError, match="workers"):
+        digit_detector.make_windows(np.random.default_rng(0), *digits, 4, workers=0)
+
+
 def test_background_targets_say_background_without_a_box():
     y = digit_detector.background_targets(3)
     assert y.shape == (3, 6) and (y[:, 0] == digit_detector.BACKGROUND).all() and (y[:, 1:] == 0).all()

@@ -157,3 +157,22 @@ def test_restyle_turns_slants_and_changes_strokes_but_keeps_the_frame():
     assert min(ink) < (digit > 127).sum() < max(ink)                         # thinner and thicker strokes
     with pytest.raises(ValueError, match="28x28"):
         scenes.restyle(np.zeros((20, 20), np.uint8), rng)
+
+
+def test_placement_gives_the_visible_part_of_a_square():
+    assert scenes.placement(10, (5.0, 5.0), 20, 20) == (0, 0, 0, 0, 10, 10)
+    assert scenes.placement(10, (0.0, 18.0), 20, 20) == (-5, 13, 0, 13, 5, 20)       # cut at the top and right
+    assert scenes.placement(10, (-6.0, 5.0), 20, 20) is None                          # wholly above the image
+
+
+def test_gray_colour_stands_out_and_always_draws_two_numbers():
+    for behind in (0.0, 0.2, 0.5, 0.9, 1.0):
+        rng, twin = np.random.default_rng(1), np.random.default_rng(1)
+        colour = scenes.gray_colour(rng, behind)
+        assert abs(colour - behind) >= 0.35 - 1e-12 and 0 <= colour <= 1
+        twin.random(2)
+        assert rng.random() == twin.random()
+
+
+def test_ink_side_rounds_and_keeps_two_pixels():
+    assert scenes.ink_side(27.6) == 28 and scenes.ink_side(0.4) == 2
