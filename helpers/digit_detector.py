@@ -221,20 +221,26 @@ def make_windows(rng: np.random.Generator, digits: np.ndarray, labels: np.ndarra
     # the model sees gray, and gray is linear in the colours: drawing in gray gives the same windows, faster
     bank = [luminance(make_background(rng, 192, 192, backgrounds[k % len(backgrounds)]))
             for k in range(max(4, min(64, n // 200), len(backgrounds)))]
-    tapes = []
-    for _ in range(n):
-        recorder = _Recorder(rng)
-        _one_window(recorder, bank, digits, labels, restyled, render=False)
-        tapes.append(recorder.tape)
+
+    def tapes(size: int = 1000):
+        """Every window's draws, in order, a chunk of `size` windows at a time."""
+        for first in range(0, n, size):
+            chunk = []
+            for _ in range(min(size, n - first)):
+                recorder = _Recorder(rng)
+                _one_window(recorder, bank, digits, labels, restyled, render=False)
+                chunk.append(recorder.tape)
+            yield chunk
+
     workers = workers or ((os.cpu_count() or 1) if n >= PARALLEL_FROM else 1)
     if workers == 1:
         _start_renderer(bank, digits, labels, restyled)
-        return _render(tapes)
-    chunks = [tapes[k:k + 1000] for k in range(0, n, 1000)]
-    # spawn, not fork: a forked TensorFlow process can hang
-    with ProcessPoolExecutor(workers, get_context("spawn"), initializer=_start_renderer,
-                             initargs=(bank, digits, labels, restyled)) as pool:
-        parts = list(pool.map(_render, chunks))
+        parts = [_render(chunk) for chunk in tapes()]
+    else:
+        # spawn, not fork: a forked TensorFlow process can hang; chunks are rendered while later ones are drawn
+        with ProcessPoolExecutor(workers, get_context("spawn"), initializer=_start_renderer,
+                                 initargs=(bank, digits, labels, restyled)) as pool:
+            parts = [future.result() for future in [pool.submit(_render, chunk) for chunk in tapes()]]
     return np.concatenate([x for x, _ in parts]), np.concatenate([y for _, y in parts])
 
 
