@@ -1181,6 +1181,39 @@ def test_07_3_an_exported_model_served(saved_cnn, tmp_path):
     answer(tf.saved_model.load(str(folder)).serve, "one of the loaded object's functions")
 
 
+def test_07_4_a_registered_layer_class_loads_plainly(tmp_path):
+    import keras
+
+    inputs = keras.Input(shape=(28, 28, 1))
+    images = np.random.default_rng(0).uniform(0, 1, (4, 28, 28, 1)).astype(np.float32)
+
+    def answer(value, words):
+        line = REGISTRY.verdict("07.4", value, images=images)
+        assert line.startswith("07.4 correct: ") if words is None else ("not yet" in line and words in line), line
+
+    @keras.saving.register_keras_serializable(package="course_test")
+    class RegisteredInvert(keras.layers.Layer):
+        def call(self, x):
+            return 1.0 - x
+
+    class Invert(keras.layers.Layer):                       # the chapter's class: not registered
+        def call(self, x):
+            return 1.0 - x
+
+    @keras.saving.register_keras_serializable(package="course_test")
+    class Halve(keras.layers.Layer):
+        def call(self, x):
+            return x / 2
+
+    registered_file = tmp_path / "registered.keras"
+    keras.Model(inputs, RegisteredInvert()(inputs)).save(registered_file)
+    answer(keras.models.load_model(registered_file), None)
+    answer(keras.Model(inputs, keras.layers.Lambda(lambda t: 1.0 - t)(inputs)), "still holds a Lambda layer")
+    answer(keras.Model(inputs, Invert()(inputs)), "cannot find Invert")
+    answer(keras.Model(inputs, Halve()(inputs)), "does not compute 1 - x")
+    answer(registered_file, "should be the Keras model")
+
+
 def test_same_arrays_compares_lists_of_arrays_one_for_one():
     a = [np.zeros((2, 2)), np.ones(3)]
     assert exercises.same_arrays(a, [x.copy() for x in a])

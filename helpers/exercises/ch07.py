@@ -131,3 +131,56 @@ def exported_and_served(serving_graph, *, model, images):
     expected = np.asarray(model.predict(np.asarray(images), verbose=0))
     if predicted.shape != expected.shape or not np.allclose(predicted, expected, atol=1e-6):
         raise NotYet("its predictions differ from `model`'s: export `model` itself, after its training")
+
+
+@exercise(
+    "07.4",
+    why="A registered layer class keeps code out of the file and the load call plain: the file names the class "
+        "('package>Name'), your program supplies its code, and load_model needs neither custom_objects nor "
+        "safe_mode=False.",
+    hint="Write a small layer class whose call returns 1.0 - inputs (as section 9's Invert), decorate it with "
+         "@keras.saving.register_keras_serializable(package=\"course\"), build keras.Model(inputs, ...) with it, "
+         "save to a .keras file in a folder from tempfile.mkdtemp(), and load it back with keras.models.load_model "
+         "and no other argument.",
+    scaffold="registered_copy = ...  # 1 - x in a registered layer class, saved to .keras and loaded back plainly",
+    solution="import tempfile\n\n\n"
+             "@keras.saving.register_keras_serializable(package=\"course\")\n"
+             "class RegisteredInvert(keras.layers.Layer):\n"
+             "    '''1 - x, registered: load_model finds the class by its registered name.'''\n\n"
+             "    def call(self, inputs):\n"
+             "        return 1.0 - inputs\n\n\n"
+             "registered_file = Path(tempfile.mkdtemp()) / \"registered.keras\"\n"
+             "keras.Model(inputs, RegisteredInvert(name=\"invert\")(inputs)).save(registered_file)\n"
+             "registered_copy = keras.models.load_model(registered_file)   # no custom_objects, safe_mode on\n"
+             "print(\"stored as\", keras.saving.get_registered_name(RegisteredInvert))",
+    context={"images": "probe"},
+)
+def registered_layer_class(registered_copy, *, images):
+    """A model computing 1 - x with a registered layer class, that reloads with safe_mode on and no custom_objects."""
+    import tempfile
+
+    import keras
+
+    if not isinstance(registered_copy, keras.Model):
+        raise NotYet(f"`registered_copy` should be the Keras model load_model returned, got "
+                     f"{type(registered_copy).__name__}")
+    if any(isinstance(layer, keras.layers.Lambda) for layer in registered_copy.layers):
+        raise NotYet("it still holds a Lambda layer, whose code is stored in the file or passed at load time; write "
+                     "a layer class instead")
+    images = np.asarray(images)
+    if not np.allclose(np.asarray(registered_copy.predict(images, verbose=0)), 1.0 - images, atol=1e-6):
+        raise NotYet("it does not compute 1 - x on the probe images: its layer's call should return 1.0 - inputs")
+    saved = Path(tempfile.mkdtemp()) / "saved_again.keras"
+    registered_copy.save(saved)
+    try:
+        keras.models.load_model(saved)
+    except (TypeError, ValueError) as error:
+        unregistered = [type(layer).__name__ for layer in registered_copy.layers
+                        if type(layer).__module__.split(".")[0] != "keras"
+                        and keras.saving.get_registered_name(type(layer)) == type(layer).__name__]
+        if unregistered:
+            raise NotYet(f"load_model without custom_objects cannot find {', '.join(unregistered)}: decorate the "
+                         "class with @keras.saving.register_keras_serializable(package=\"course\") before building "
+                         "the model") from None
+        raise NotYet(f"saved again, it does not load with load_model alone: {str(error).splitlines()[0][:160]}"
+                     ) from None
