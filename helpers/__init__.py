@@ -15,8 +15,8 @@ from .session import seed, setup
 
 SUBMODULES = (
     "benchmark_records", "config", "datasets", "detection", "digit_detector", "distributed", "downloads", "evaluation",
-    "exercises", "fashion_worker", "flowers", "idx", "image_folders", "images", "models", "paths", "plots", "pretrained",
-    "saving", "scenes", "session", "synthetic_flowers", "training",
+    "exercises", "explain", "fashion_worker", "flowers", "idx", "image_folders", "images", "models", "paths", "plots",
+    "pretrained", "saving", "scenes", "session", "synthetic_flowers", "training",
 )
 
 __all__ = [*SUBMODULES, "pick", "seed", "setup"]
