@@ -1,5 +1,6 @@
-"""The learner's JupyterLab in a real browser: Kernel > Restart Kernel and Run All Cells on chapter 01, then an
-exercise typed wrong and right, as a learner would (`./course browser-test`; screenshots in test-artifacts/browser/).
+"""The learner's JupyterLab in a real browser: Kernel > Restart Kernel and Run All Cells on chapter 01 and on chapter
+03 (a training chapter), then in each an exercise typed wrong and right, as a learner would (`./course browser-test`;
+screenshots in test-artifacts/browser/).
 
 JupyterLab renders long notebooks lazily, so the test reads the notebook's state from the page's own
 JupyterLab application (served with expose_app_in_browser) instead of counting cells in the page, and
@@ -28,6 +29,7 @@ RUN_ALL_SECONDS = 150
 TYPED = {
     "01": ("01.2", "coffee = data.coffee()\ncoffee_shape = (400, 600, 3)\ncoffee_pixel = coffee[250, 100]",
            "x and y are swapped"),
+    "03": ("03.2", "y_train_onehot = y_train\nonehot_loss = \"categorical_crossentropy\"", "these are class numbers"),
 }
 
 STATE = """() => {
