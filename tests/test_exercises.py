@@ -1187,9 +1187,14 @@ def test_07_4_a_registered_layer_class_loads_plainly(tmp_path):
     inputs = keras.Input(shape=(28, 28, 1))
     images = np.random.default_rng(0).uniform(0, 1, (4, 28, 28, 1)).astype(np.float32)
 
-    def answer(value, words):
-        line = REGISTRY.verdict("07.4", value, images=images)
+    def answer(file, copy, words):
+        line = REGISTRY.verdict("07.4", file, copy, images=images)
         assert line.startswith("07.4 correct: ") if words is None else ("not yet" in line and words in line), line
+
+    def saved(name, output, **load):
+        path = tmp_path / f"{name}.keras"
+        keras.Model(inputs, output).save(path)
+        return path, keras.models.load_model(path, **load)
 
     @keras.saving.register_keras_serializable(package="course_test")
     class RegisteredInvert(keras.layers.Layer):
@@ -1205,13 +1210,34 @@ def test_07_4_a_registered_layer_class_loads_plainly(tmp_path):
         def call(self, x):
             return x / 2
 
-    registered_file = tmp_path / "registered.keras"
-    keras.Model(inputs, RegisteredInvert()(inputs)).save(registered_file)
-    answer(keras.models.load_model(registered_file), None)
-    answer(keras.Model(inputs, keras.layers.Lambda(lambda t: 1.0 - t)(inputs)), "still holds a Lambda layer")
-    answer(keras.Model(inputs, Invert()(inputs)), "cannot find Invert")
-    answer(keras.Model(inputs, Halve()(inputs)), "does not compute 1 - x")
-    answer(registered_file, "should be the Keras model")
+    @keras.saving.register_keras_serializable(package="course_test")
+    class Shifted(keras.layers.Layer):                      # an argument, but no **kwargs: cannot be rebuilt
+        def __init__(self, top):
+            super().__init__()
+            self.top = top
+
+        def call(self, x):
+            return self.top - x
+
+        def get_config(self):
+            return {**super().get_config(), "top": self.top}
+
+    right_file, right_copy = saved("right", RegisteredInvert()(inputs))
+    answer(right_file, right_copy, None)
+    answer(*saved("lambda", keras.layers.Lambda(lambda t: 1.0 - t)(inputs), safe_mode=False), "holds a Lambda layer")
+    answer(*saved("unregistered", Invert()(inputs), custom_objects={"Invert": Invert}), "cannot find Invert")
+    answer(*saved("halve", Halve()(inputs)), "does not compute 1 - x")
+    unsaved = tmp_path / "shifted.keras"
+    keras.Model(inputs, Shifted(1.0)(inputs)).save(unsaved)
+    answer(unsaved, right_copy, "accept **kwargs")
+    flat_inputs = keras.Input(shape=(28, 28))
+    flat_file = tmp_path / "flat.keras"
+    keras.Model(flat_inputs, RegisteredInvert()(flat_inputs)).save(flat_file)
+    answer(flat_file, keras.models.load_model(flat_file), "build the model on")
+    answer(right_file, right_file, "should be the model")
+    answer(tmp_path / "missing.keras", right_copy, "no file at")
+    answer(tmp_path / "right.weights.h5", right_copy, "does not end in .keras")
+    answer(right_copy, right_copy, "should be the path")
 
 
 def test_same_arrays_compares_lists_of_arrays_one_for_one():

@@ -133,54 +133,85 @@ def exported_and_served(serving_graph, *, model, images):
         raise NotYet("its predictions differ from `model`'s: export `model` itself, after its training")
 
 
+def _all_layers(model):
+    """Every layer of `model`, nested models' layers included."""
+    for layer in model.layers:
+        yield layer
+        if hasattr(layer, "layers"):
+            yield from _all_layers(layer)
+
+
+def _load_plainly(path: Path, classes: list[str]):
+    """keras.models.load_model(path) with no other argument, or NotYet saying why it failed."""
+    import keras
+
+    try:
+        return keras.models.load_model(path)
+    except (TypeError, ValueError) as error:
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        cause = next((line for line in reversed(lines) if line.startswith("Exception encountered")), lines[-1])
+        if "unexpected keyword argument" in cause:
+            raise NotYet(f"the class is found but cannot be rebuilt ({cause[:160]}): let __init__ accept **kwargs and "
+                         "pass them to super().__init__, and return your own arguments from get_config") from None
+        if "Could not locate" in str(error) or "could not be deserialized" in str(error):
+            raise NotYet(f"load_model without custom_objects cannot find {', '.join(classes) or 'your class'}: "
+                         "decorate the class with @keras.saving.register_keras_serializable(package=...) (for "
+                         "example package=\"course\") before building the model, then save it again") from None
+        raise NotYet(f"the file does not load with load_model alone: {cause[:160]}") from None
+
+
 @exercise(
     "07.4",
     why="A registered layer class keeps code out of the file and the load call plain: the file names the class "
         "('package>Name'), your program supplies its code, and load_model needs neither custom_objects nor "
         "safe_mode=False.",
     hint="Write a small layer class whose call returns 1.0 - inputs (as section 9's Invert), decorate it with "
-         "@keras.saving.register_keras_serializable(package=\"course\"), build keras.Model(inputs, ...) with it, "
-         "save to a .keras file in a folder from tempfile.mkdtemp(), and load it back with keras.models.load_model "
-         "and no other argument.",
-    scaffold="registered_copy = ...  # 1 - x in a registered layer class, saved to .keras and loaded back plainly",
+         "@keras.saving.register_keras_serializable(package=\"course\") (any package name will do), build "
+         "keras.Model(inputs, ...) with it, save it to a .keras file in a folder from tempfile.mkdtemp(), and load it "
+         "back with keras.models.load_model and no other argument.",
+    scaffold="registered_file = ...  # the .keras file of a model computing 1 - x with a registered layer class\n"
+             "registered_copy = ...  # that file loaded back with keras.models.load_model(registered_file) alone",
     solution="import tempfile\n\n\n"
              "@keras.saving.register_keras_serializable(package=\"course\")\n"
              "class RegisteredInvert(keras.layers.Layer):\n"
-             "    '''1 - x, registered: load_model finds the class by its registered name.'''\n\n"
+             "    \"\"\"1 - x, registered: load_model finds the class by its registered name.\"\"\"\n\n"
              "    def call(self, inputs):\n"
              "        return 1.0 - inputs\n\n\n"
              "registered_file = Path(tempfile.mkdtemp()) / \"registered.keras\"\n"
              "keras.Model(inputs, RegisteredInvert(name=\"invert\")(inputs)).save(registered_file)\n"
              "registered_copy = keras.models.load_model(registered_file)   # no custom_objects, safe_mode on\n"
-             "print(\"stored as\", keras.saving.get_registered_name(RegisteredInvert))",
+             "with zipfile.ZipFile(registered_file) as archive:\n"
+             "    entry = json.loads(archive.read(\"config.json\"))[\"config\"][\"layers\"][1]\n"
+             "print(\"class_name:\", entry[\"class_name\"], \"  registered_name:\", entry[\"registered_name\"])",
     context={"images": "probe"},
 )
-def registered_layer_class(registered_copy, *, images):
-    """A model computing 1 - x with a registered layer class, that reloads with safe_mode on and no custom_objects."""
-    import tempfile
-
+def registered_layer_class(registered_file, registered_copy, *, images):
+    """A .keras file of a model computing 1 - x with a registered layer class, and that file loaded back plainly."""
     import keras
 
+    if not isinstance(registered_file, (str, Path)):
+        raise NotYet(f"`registered_file` should be the path of the .keras file you saved, got "
+                     f"{type(registered_file).__name__}")
+    path = Path(registered_file)
+    if path.suffix != ".keras":
+        raise NotYet(f"{path.name!r} does not end in .keras: save the whole model with model.save(path) to a .keras "
+                     "file")
+    if not path.is_file():
+        raise NotYet(f"there is no file at {path}: save the model there with model.save(registered_file)")
     if not isinstance(registered_copy, keras.Model):
-        raise NotYet(f"`registered_copy` should be the Keras model load_model returned, got "
+        raise NotYet(f"`registered_copy` should be the model keras.models.load_model(registered_file) returned, got "
                      f"{type(registered_copy).__name__}")
-    if any(isinstance(layer, keras.layers.Lambda) for layer in registered_copy.layers):
-        raise NotYet("it still holds a Lambda layer, whose code is stored in the file or passed at load time; write "
-                     "a layer class instead")
+    if any(isinstance(layer, keras.layers.Lambda) for layer in _all_layers(registered_copy)):
+        raise NotYet("it holds a Lambda layer; the exercise asks for a layer class of your own instead (a lambda's "
+                     "code is stored in the file, a named function must be passed or registered)")
+    own_classes = [type(layer).__name__ for layer in _all_layers(registered_copy)
+                   if type(layer).__module__.split(".")[0] != "keras"]
     images = np.asarray(images)
-    if not np.allclose(np.asarray(registered_copy.predict(images, verbose=0)), 1.0 - images, atol=1e-6):
-        raise NotYet("it does not compute 1 - x on the probe images: its layer's call should return 1.0 - inputs")
-    saved = Path(tempfile.mkdtemp()) / "saved_again.keras"
-    registered_copy.save(saved)
-    try:
-        keras.models.load_model(saved)
-    except (TypeError, ValueError) as error:
-        unregistered = [type(layer).__name__ for layer in registered_copy.layers
-                        if type(layer).__module__.split(".")[0] != "keras"
-                        and keras.saving.get_registered_name(type(layer)) == type(layer).__name__]
-        if unregistered:
-            raise NotYet(f"load_model without custom_objects cannot find {', '.join(unregistered)}: decorate the "
-                         "class with @keras.saving.register_keras_serializable(package=\"course\") before building "
-                         "the model") from None
-        raise NotYet(f"saved again, it does not load with load_model alone: {str(error).splitlines()[0][:160]}"
-                     ) from None
+    for name, model in (("registered_copy", registered_copy), ("the file", _load_plainly(path, own_classes))):
+        predicted = np.asarray(model.predict(images, verbose=0))
+        if predicted.shape != images.shape:
+            raise NotYet(f"{name} maps the probe images {images.shape} to {predicted.shape}: build the model on "
+                         "section 9's `inputs`, shape (28, 28, 1), and keep the image's shape")
+        if not np.allclose(predicted, 1.0 - images, atol=1e-6):
+            raise NotYet(f"{name} does not compute 1 - x on the probe images: the layer's call should return "
+                         "1.0 - inputs")
