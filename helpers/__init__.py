@@ -14,9 +14,9 @@ from .config import pick
 from .session import seed, setup
 
 SUBMODULES = (
-    "benchmark_records", "config", "datasets", "detection", "digit_detector", "distributed", "downloads", "evaluation",
-    "exercises", "explain", "fashion_worker", "flowers", "idx", "image_folders", "images", "models", "paths", "plots",
-    "pretrained", "saving", "scenes", "session", "synthetic_flowers", "training",
+    "benchmark_records", "config", "controls", "datasets", "detection", "digit_detector", "distributed", "downloads",
+    "evaluation", "exercises", "explain", "fashion_worker", "flowers", "idx", "image_folders", "images", "models",
+    "paths", "plots", "pretrained", "saving", "scenes", "session", "synthetic_flowers", "training",
 )
 
 __all__ = [*SUBMODULES, "pick", "seed", "setup"]

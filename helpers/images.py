@@ -118,8 +118,8 @@ def grayscale_channel(image: np.ndarray, channel: int = 0) -> np.ndarray:
 # --- convolution and pooling -------------------------------------------------
 
 
-def _padding_amounts(size: int, kernel: int, stride: int, padding: Padding) -> tuple[int, int]:
-    """Zeros added before and after one axis, following TensorFlow's rules."""
+def padding_amounts(size: int, kernel: int, stride: int, padding: Padding) -> tuple[int, int]:
+    """Zeros added before and after one axis of `size` by this padding, following TensorFlow's rules."""
     if padding == "valid":
         return 0, 0
     if padding == "same":
@@ -136,7 +136,7 @@ def conv_output_size(size: int, kernel: int, stride: int = 1, padding: Padding =
     size = _check_positive_int(size, "size")
     kernel = _check_positive_int(kernel, "kernel")
     stride = _check_positive_int(stride, "stride")
-    before, after = _padding_amounts(size, kernel, stride, padding)
+    before, after = padding_amounts(size, kernel, stride, padding)
     if size + before + after < kernel:
         raise ValueError(f"kernel {kernel} is larger than the padded input {size + before + after}")
     return (size + before + after - kernel) // stride + 1
@@ -145,8 +145,8 @@ def conv_output_size(size: int, kernel: int, stride: int = 1, padding: Padding =
 def pad2d(image: np.ndarray, kernel_shape: tuple[int, int], stride: int = 1, padding: Padding = "valid") -> np.ndarray:
     """Zero-pad a 2-D or (H, W, C) array the way a Conv2D layer with this padding would."""
     check_image(image)
-    rows = _padding_amounts(image.shape[0], kernel_shape[0], stride, padding)
-    cols = _padding_amounts(image.shape[1], kernel_shape[1], stride, padding)
+    rows = padding_amounts(image.shape[0], kernel_shape[0], stride, padding)
+    cols = padding_amounts(image.shape[1], kernel_shape[1], stride, padding)
     widths = [rows, cols] + [(0, 0)] * (image.ndim - 2)
     return np.pad(image, widths, mode="constant")
 

@@ -376,3 +376,45 @@ def probability_bars(probabilities: np.ndarray, class_names: Sequence[str], true
     ax.set_title(title)
     fig.tight_layout()
     return fig
+
+
+def show_output_grid(size: int, kernel: int, stride: int, padding: str) -> Figure:
+    """The padded input grid with the kernel's first windows, and the output grid it gives (one axis's rule on both)."""
+    from .images import conv_output_size, padding_amounts
+
+    for value, name in ((size, "size"), (kernel, "kernel"), (stride, "stride")):
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+    before, after = padding_amounts(size, kernel, stride, padding)
+    padded = size + before + after
+    fig, (left, right) = plt.subplots(1, 2, figsize=(8.4, 4.2), gridspec_kw={"width_ratios": [3, 2]})
+    for ax in (left, right):
+        ax.set_aspect("equal")
+        ax.axis("off")
+    for row in range(padded):
+        for col in range(padded):
+            inside = before <= row < before + size and before <= col < before + size
+            left.add_patch(plt.Rectangle((col, row), 1, 1, facecolor="#cfe2f3" if inside else "white",
+                                         edgecolor="gray", hatch=None if inside else "//", linewidth=0.6))
+    left.set(xlim=(-0.2, padded + 0.2), ylim=(padded + 0.2, -0.2))
+    if padded < kernel:
+        outputs = 0
+        left.set_title(f"{size}x{size} input, {padding}: the {kernel}x{kernel} kernel does not fit")
+        right.text(0.5, 0.5, "no output", ha="center", va="center", transform=right.transAxes)
+    else:
+        outputs = conv_output_size(size, kernel, stride, padding)
+        for step, style in ((0, "-"), (1, "--")):                       # the first window and the one a stride on
+            if step < outputs:
+                left.add_patch(plt.Rectangle((step * stride, 0), kernel, kernel, fill=False, edgecolor="C3",
+                                             linestyle=style, linewidth=2.2))
+        left.set_title(f"{size}x{size} input, {before}+{after} zeros per axis ({padding}), kernel {kernel}x{kernel}, "
+                       f"stride {stride}", fontsize=9)
+        for row in range(outputs):
+            for col in range(outputs):
+                right.add_patch(plt.Rectangle((col, row), 1, 1, facecolor="#f4cccc", edgecolor="gray"))
+        right.set(xlim=(-0.2, max(outputs, 1) + 0.2), ylim=(max(outputs, 1) + 0.2, -0.2))
+        right.set_title(f"output {outputs}x{outputs}: ({size} + {before + after} - {kernel}) // {stride} + 1",
+                        fontsize=9)
+    fig.suptitle(f"n={size}, k={kernel}, s={stride}, {padding} -> output {outputs}x{outputs}")
+    fig.tight_layout()
+    return fig

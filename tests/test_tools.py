@@ -69,7 +69,7 @@ def test_notebook_environment_uses_the_given_base_and_sets_nbvals_variables(monk
     env = execution.notebook_environment(fast=True, offline=False, extra={"X": "1", "COURSE_OFFLINE": "1"},
                                          base={"PATH": "/bin", "COURSE_FAST": "0"})
     assert env == {"PATH": "/bin", "COURSE_FAST": "1", "COURSE_OFFLINE": "1", "PYTEST_CURRENT_TEST": "1",
-                   "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore", "X": "1"}
+                   "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore", "COURSE_HEADLESS": "1", "X": "1"}
     env = execution.notebook_environment(fast=False, offline=True)
     assert env["FROM_OS"] == "1" and env["COURSE_FAST"] == "0" and env["COURSE_OFFLINE"] == "1"
     assert os.environ.get("PYTEST_CURRENT_TEST") != "1"  # a copy: the test process is not changed

@@ -30,7 +30,8 @@ CHROMIUM_ENV = "COURSE_CHROMIUM"
 # What `./course lab` sets (quiet_env) besides the two switches the test fixes.
 LAB_SETTINGS = {"TF_CPP_MIN_LOG_LEVEL": "3", "COURSE_FAST": "1", "COURSE_OFFLINE": "1"}
 # Set for nbval and our tools' kernels, never in a learner's JupyterLab: the browser test must see what they see.
-NOT_IN_LAB = ("PYTEST_CURRENT_TEST", "PYTHONWARNINGS", "PYTEST_XDIST_WORKER", "PYTEST_XDIST_TESTRUNUID")
+NOT_IN_LAB = ("PYTEST_CURRENT_TEST", "PYTHONWARNINGS", "PYTEST_XDIST_WORKER", "PYTEST_XDIST_TESTRUNUID",
+              "COURSE_HEADLESS")
 
 
 def find_chromium() -> str | None:

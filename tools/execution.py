@@ -22,6 +22,8 @@ KERNEL_SETTINGS = {
     "PYTEST_CURRENT_TEST": "1",
     "TF_CPP_MIN_LOG_LEVEL": "3",
     "PYTHONWARNINGS": "ignore",
+    # live controls (helpers.controls) draw their starting picture only: no widget state in stored outputs
+    "COURSE_HEADLESS": "1",
 }
 
 
