@@ -1,6 +1,6 @@
-"""The learner's JupyterLab in a real browser: Kernel > Restart Kernel and Run All Cells on chapter 01 and on chapter
-03 (a training chapter), then in each an exercise typed wrong and right, as a learner would (`./course browser-test`;
-screenshots in test-artifacts/browser/).
+"""The learner's JupyterLab in a real browser: Kernel > Restart Kernel and Run All Cells on chapters 01, 02 and 03 (a
+training chapter), then in each an exercise typed wrong and right, as a learner would, and in chapter 02 a slider moved
+(`./course browser-test`; screenshots in test-artifacts/browser/).
 
 JupyterLab renders long notebooks lazily, so the test reads the notebook's state from the page's own
 JupyterLab application (served with expose_app_in_browser) instead of counting cells in the page, and
@@ -29,6 +29,7 @@ RUN_ALL_SECONDS = 150
 TYPED = {
     "01": ("01.2", "coffee = data.coffee()\ncoffee_shape = (400, 600, 3)\ncoffee_pixel = coffee[250, 100]",
            "x and y are swapped"),
+    "02": ("02.2", "after_conv = 109\nafter_pool = 54", "the size for padding=\"valid\""),
     "03": ("03.2", "y_train_onehot = y_train\nonehot_loss = \"categorical_crossentropy\"", "these are class numbers"),
 }
 
@@ -126,43 +127,57 @@ def type_into_cell(page, index, text):
     page.keyboard.press("Shift+Enter")  # runs the check
 
 
-@pytest.fixture(scope="module", params=sorted(TYPED))
-def lab_run(request, tmp_path_factory):
-    """Chapter NN in JupyterLab in headless Chromium after Restart Kernel and Run All: (page, facts)."""
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """One JupyterLab server and one headless Chromium for every chapter: (server, browser, notebooks folder, timer)."""
     reason = browser_lab.skip_reason()
     if reason:
         pytest.skip(reason)
     from playwright.sync_api import sync_playwright
 
-    chapter = request.param
-    (path,) = chapter_notebooks([f"{chapter}_"])
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    scratch = tmp_path_factory.mktemp(f"browser-{chapter}")
-    notebook_path = browser_lab.scratch_chapter(path, scratch / "notebooks")
+    scratch = tmp_path_factory.mktemp("browser")
+    (scratch / "notebooks").mkdir()
     timer = Timer()
     with browser_lab.LabServer(scratch / "notebooks", scratch / "lab") as server, sync_playwright() as playwright:
-        timer.lap("JupyterLab started")
         browser = playwright.chromium.launch(executable_path=browser_lab.find_chromium(),
                                              args=list(browser_lab.CHROMIUM_FLAGS), headless=True)
+        timer.lap("JupyterLab and Chromium started")
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 900})
-            page.set_default_timeout(60_000)
-            page.goto(f"{server.url}lab/tree/{notebook_path.name}?token={server.token}")
-            wait_for_state(page, lambda state: state["kernel"] == "idle", 90, "the notebook opening with an idle kernel")
-            timer.lap("page open, kernel idle")
-            run_all(page)
-            state = wait_for_state(page, lambda state: state["errors"] or (state["kernel"] == "idle" and
-                                                                             state["ran"] == state["code"]),
-                                   RUN_ALL_SECONDS, "Restart Kernel and Run All finishing")
-            timer.lap("Restart Kernel and Run All")
-            ran = page.evaluate(NOTEBOOK)
-            page.evaluate(SHOW_CELL, [0, "top"])
-            page.screenshot(path=ARTIFACTS / f"{chapter}-1-after-run-all.png")
-            facts = {"chapter": chapter, "state": state, "notebook": ran, "timer": timer,
-                     "scratch_notebook": nbformat.read(notebook_path, as_version=4)}
-            yield page, facts
+            yield server, browser, scratch / "notebooks", timer
         finally:
             browser.close()
+    print(f"\nbrowser test: JupyterLab and Chromium started in {timer.laps['JupyterLab and Chromium started']} s")
+
+
+@pytest.fixture(scope="module", params=sorted(TYPED))
+def lab_run(request, lab):
+    """Chapter NN in JupyterLab in headless Chromium after Restart Kernel and Run All: (page, facts)."""
+    server, browser, folder, _ = lab
+    chapter = request.param
+    (path,) = chapter_notebooks([f"{chapter}_"])
+    notebook_path = browser_lab.scratch_chapter(path, folder)
+    timer = Timer()
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    try:
+        page.set_default_timeout(60_000)
+        page.goto(f"{server.url}lab/tree/{notebook_path.name}?token={server.token}")
+        wait_for_state(page, lambda state: state["kernel"] == "idle", 90, "the notebook opening with an idle kernel")
+        timer.lap("page open, kernel idle")
+        run_all(page)
+        state = wait_for_state(page, lambda state: state["errors"] or (state["kernel"] == "idle" and
+                                                                         state["ran"] == state["code"]),
+                               RUN_ALL_SECONDS, "Restart Kernel and Run All finishing")
+        timer.lap("Restart Kernel and Run All")
+        ran = page.evaluate(NOTEBOOK)
+        page.evaluate(SHOW_CELL, [0, "top"])
+        page.screenshot(path=ARTIFACTS / f"{chapter}-1-after-run-all.png")
+        facts = {"chapter": chapter, "state": state, "notebook": ran, "timer": timer,
+                 "scratch_notebook": nbformat.read(notebook_path, as_version=4)}
+        yield page, facts
+    finally:
+        page.evaluate("() => window.jupyterapp.commands.execute('kernelmenu:shutdown')")
+        page.close()
     summary = {"chapter": chapter, "seconds": timer.laps, "total seconds": timer.total()}
     (ARTIFACTS / f"{chapter}-timings.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
     print(f"\nbrowser test, chapter {chapter}: {timer.total()} s {timer.laps}; screenshots in {ARTIFACTS}")
@@ -213,3 +228,30 @@ def test_an_exercise_answers_a_wrong_then_a_right_answer(lab_run):
     assert "correct:" in page.locator('[data-browser-test="check"] .jp-OutputArea-output').inner_text()
     page.screenshot(path=ARTIFACTS / f"{facts['chapter']}-4-exercise-correct.png")
     facts["timer"].lap("exercise typed wrong, then right")
+
+
+# Per chapter: a cell's source that identifies a live-controls cell, and the slider in it the test moves.
+SLIDERS = {"02": ("controls.live(plots.show_output_grid", 0)}
+DRAWN_PICTURE = """(label) => {
+  const img = document.querySelector(`[data-browser-test="${label}"] .widget-output img`);
+  return img && img.complete && img.naturalWidth > 0 ? img.src : null;
+}"""
+
+
+def test_moving_a_slider_redraws_its_picture(lab_run):
+    page, facts = lab_run
+    if facts["chapter"] not in SLIDERS:
+        pytest.skip(f"chapter {facts['chapter']} has no slider")
+    source, slider = SLIDERS[facts["chapter"]]
+    (index,) = [i for i, cell in enumerate(facts["scratch_notebook"].cells) if source in cell.source]
+    page.evaluate(SHOW_CELL, [index, "slider"])
+    page.wait_for_function(DRAWN_PICTURE, arg="slider", timeout=30_000)
+    before = page.evaluate(DRAWN_PICTURE, "slider")
+    handle = page.locator('[data-browser-test="slider"] .widget-slider .noUi-handle').nth(slider)
+    handle.focus()
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function(f"(label) => ({DRAWN_PICTURE})(label) !== {json.dumps(before)}", arg="slider",
+                           timeout=30_000)
+    page.evaluate(SHOW_CELL, [index, "slider"])
+    page.screenshot(path=ARTIFACTS / f"{facts['chapter']}-5-slider-moved.png")
+    facts["timer"].lap("slider moved, picture redrawn")
