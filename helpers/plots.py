@@ -418,3 +418,17 @@ def show_output_grid(size: int, kernel: int, stride: int, padding: str) -> Figur
     fig.suptitle(f"n={size}, k={kernel}, s={stride}, {padding} -> output {outputs}x{outputs}")
     fig.tight_layout()
     return fig
+
+
+def show_augmented(image: np.ndarray, augmentation, count: int = 8, title: str = "") -> Figure:
+    """`image` (H, W, 3, 0-255) and `count` variants of it made by `augmentation` in training mode, in a 3-column grid."""
+    check_image(image, ndim=(3,))
+    if count < 1:
+        raise ValueError(f"count must be at least 1, got {count}")
+    batch = np.repeat(np.asarray(image, np.float32)[None], count, axis=0)     # one random draw per copy
+    variants = np.asarray(augmentation(batch, training=True))
+    if variants.shape != batch.shape:
+        raise ValueError(f"augmentation changed the batch's shape from {batch.shape} to {variants.shape}")
+    shown = [np.clip(v, 0, 255).astype("uint8") for v in [batch[0], *variants]]
+    return show_images(shown, ["original"] + [f"variant {i}" for i in range(1, count + 1)], ncols=3, size=2.4,
+                       suptitle=title)

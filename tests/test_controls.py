@@ -82,3 +82,20 @@ def test_output_grid_says_when_the_kernel_does_not_fit_and_rejects_bad_values():
         plots.show_output_grid(5, 3, 1, "full")
     with pytest.raises(ValueError, match="stride must be"):
         plots.show_output_grid(5, 3, 0, "valid")
+
+
+def test_show_augmented_draws_the_original_and_its_variants():
+    import keras
+
+    image = np.random.default_rng(0).uniform(0, 255, (16, 16, 3))
+    flip = keras.Sequential([keras.layers.RandomFlip("horizontal", seed=1)])
+    fig = plots.show_augmented(image, flip, count=5, title="flips")
+    shown = [ax.images[0].get_array() for ax in fig.axes if ax.images]
+    assert len(shown) == 6 and fig._suptitle.get_text() == "flips"
+    assert np.array_equal(shown[0], np.clip(image, 0, 255).astype("uint8"))
+    assert all(np.array_equal(v, shown[0]) or np.array_equal(v, shown[0][:, ::-1]) for v in shown[1:])
+    plt.close(fig)
+    with pytest.raises(ValueError, match="count"):
+        plots.show_augmented(image, flip, count=0)
+    with pytest.raises(ValueError, match="shape"):
+        plots.show_augmented(image, keras.layers.Resizing(8, 8), count=2)
