@@ -199,6 +199,8 @@ def test_the_decorator_registers_the_check_and_returns_it_unchanged():
 
 
 def test_as_array_as_number_and_as_choice_explain_what_they_got():
+    import tensorflow as tf
+
     assert as_array([[1, 2]], "k").shape == (1, 2)
     for bad, words in (("abc", "`k` should be an array of numbers, got str"), (len, "got builtin_function_or_method"),
                        ([[1, 2], [3]], "`k` cannot be read as an array of numbers"),
@@ -208,6 +210,13 @@ def test_as_array_as_number_and_as_choice_explain_what_they_got():
     with pytest.raises(NotYet, match=re.escape("`k` should have shape (2, 2), got (1, 2)")):
         as_array([[1, 2]], "k", shape=(2, 2))
     assert as_number(np.int64(3), "n") == 3.0
+    for one_value in (np.float32(2.5), np.array(2.5), np.array([2.5]), np.array([[2.5]]), tf.constant([[2.5]])):
+        assert as_number(one_value, "n") == 2.5                        # an array or tensor of one value is that value
+    for bad, words in ((np.array([1.0, 2.0]), "`n` should be a number, got ndarray of shape (2,) and dtype float64: "
+                                               "take one value of it"), (np.array(True), "got ndarray of shape ()"),
+                       (np.array(["5"]), "got ndarray"), (tf.constant([1.0, 2.0]), "got EagerTensor of shape (2,)")):
+        with pytest.raises(NotYet, match=re.escape(words)):
+            as_number(bad, "n")
     for bad, words in ((True, "`n` should be a number, got bool True"), ((None, 5), "(a Keras shape? take one"),
                        ("5", "got str '5'")):
         with pytest.raises(NotYet, match=re.escape(words)):

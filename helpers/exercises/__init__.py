@@ -266,7 +266,19 @@ def as_array(value: object, name: str, shape: tuple[int, ...] | None = None) -> 
 
 
 def as_number(value: object, name: str) -> float:
-    """`value` as one real number (an int, float or NumPy scalar), else NotYet naming what it is."""
+    """`value` as one real number (an int, float, NumPy scalar, or an array or tensor of one value), else NotYet."""
+    if not isinstance(value, (bool, str, bytes, list, tuple, dict, int, float, np.generic)) \
+            and hasattr(value, "__array__"):                       # an array or tensor: one real value is fine
+        try:
+            array = np.asarray(value)
+        except Exception:  # a symbolic tensor, say: fall through to the message below
+            array = None
+        if array is not None and array.size == 1 and array.dtype != bool and \
+                (np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)):
+            return float(array.item())
+        if array is not None:                                    # its shape, not a repr of many lines
+            raise NotYet(f"`{name}` should be a number, got {type(value).__name__} of shape {array.shape} and dtype "
+                         f"{array.dtype}" + (": take one value of it" if array.size > 1 else ""))
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         hint_text = " (a Keras shape? take one entry of it)" if isinstance(value, (tuple, list)) else ""
         raise NotYet(f"`{name}` should be a number, got {type(value).__name__} {value!r}{hint_text}")
