@@ -161,7 +161,8 @@ def lab_run(request, lab):
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     try:
         page.set_default_timeout(60_000)
-        page.goto(f"{server.url}lab/tree/{notebook_path.name}?token={server.token}")
+        # a workspace of its own per chapter: JupyterLab does not reopen the previous chapter's tab beside it
+        page.goto(f"{server.url}lab/workspaces/chapter-{chapter}/tree/{notebook_path.name}?token={server.token}")
         wait_for_state(page, lambda state: state["kernel"] == "idle", 90, "the notebook opening with an idle kernel")
         timer.lap("page open, kernel idle")
         run_all(page)
@@ -176,8 +177,7 @@ def lab_run(request, lab):
                  "scratch_notebook": nbformat.read(notebook_path, as_version=4)}
         yield page, facts
     finally:
-        page.evaluate("() => window.jupyterapp.commands.execute('kernelmenu:shutdown')")
-        page.close()
+        page.close()                       # its kernel idles until the server stops with the module
     summary = {"chapter": chapter, "seconds": timer.laps, "total seconds": timer.total()}
     (ARTIFACTS / f"{chapter}-timings.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
     print(f"\nbrowser test, chapter {chapter}: {timer.total()} s {timer.laps}; screenshots in {ARTIFACTS}")
