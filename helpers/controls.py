@@ -67,14 +67,16 @@ def kernel_of(**weights: float) -> np.ndarray:
     return np.array([weights[name] for name in names], dtype=float).reshape(3, 3)
 
 
-def preset_menu(controls: Mapping[str, object], kernels: Mapping[str, np.ndarray]):
-    """A menu of named 3x3 kernels that fills the editor's boxes with the chosen one."""
+def preset_menu(controls: Mapping[str, object], kernels: Mapping[str, np.ndarray], start: str | None = None):
+    """A menu of named 3x3 kernels, showing `start` (the editor's starting kernel), that fills the boxes with the chosen one."""
     import ipywidgets
 
     choices = {name: np.asarray(k, dtype=float) for name, k in kernels.items() if np.shape(k) == (3, 3)}
     if not choices:
         raise ValueError("preset_menu needs at least one 3x3 kernel")
-    menu = ipywidgets.Dropdown(options=list(choices), description="preset")
+    if start is not None and start not in choices:
+        raise ValueError(f"start must name one of the 3x3 kernels {list(choices)}, got {start!r}")
+    menu = ipywidgets.Dropdown(options=list(choices), value=start, description="preset")
 
     def fill(change):
         for (row, col), value in np.ndenumerate(choices[change["new"]]):

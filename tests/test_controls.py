@@ -50,14 +50,17 @@ def test_kernel_editor_boxes_give_back_the_kernel_and_presets_fill_them():
     values = {name: box.value for name, box in editor.items()}
     assert np.array_equal(controls.kernel_of(**values), kernel)
     sobel = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]])
-    menu = controls.preset_menu(editor, {"start": kernel, "Sobel x": sobel, "box 5x5": np.ones((5, 5)) / 25})
-    assert list(menu.options) == ["start", "Sobel x"]                   # 5x5 kernels do not fit the editor
+    menu = controls.preset_menu(editor, {"Sobel x": sobel, "start": kernel, "box 5x5": np.ones((5, 5)) / 25},
+                                start="start")
+    assert list(menu.options) == ["Sobel x", "start"] and menu.value == "start"    # 5x5 kernels do not fit
     menu.value = "Sobel x"
     assert np.array_equal(controls.kernel_of(**{name: box.value for name, box in editor.items()}), sobel)
     with pytest.raises(ValueError, match="3x3 kernel"):
         controls.kernel_controls(np.ones((5, 5)))
     with pytest.raises(ValueError, match="nine weights"):
         controls.kernel_of(w00=1.0)
+    with pytest.raises(ValueError, match="start must name"):
+        controls.preset_menu(editor, {"Sobel x": sobel}, start="box 5x5")
     with pytest.raises(ValueError, match="at least one 3x3"):
         controls.preset_menu(editor, {"big": np.ones((5, 5))})
 
