@@ -754,7 +754,15 @@ server.listen()
 print(f'worker {index} listening', flush=True)
 if index == 1:
     peer = int(json.loads(os.environ['TF_CONFIG'])['cluster']['worker'][0].rsplit(':', 1)[1])
-    socket.create_connection(('127.0.0.1', peer), timeout=10).close()
+    deadline = time.monotonic() + 10
+    while True:                 # worker 0 may not be listening yet: the two start at the same time
+        try:
+            socket.create_connection(('127.0.0.1', peer), timeout=10).close()
+            break
+        except ConnectionRefusedError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
     print('worker 1 reached worker 0', flush=True)
 time.sleep(600)
 """
