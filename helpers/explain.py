@@ -6,6 +6,8 @@ convolution's output, averaged per channel, weighs the channels; the ReLU of the
 to the input, is the map. `mass_share` measures how much of a map lies on the object (localisation),
 `reinitialized` and `rank_correlations` make Adebayo et al.'s model-randomisation test (2018): a map
 that hardly changes when the trained weights are replaced by random ones explains the input, not the model.
+`activations` returns what chosen layers output for one image. All of them run a model as a chain of layers,
+one after the other (nested models opened), and Grad-CAM checks that the chain computes the model's output.
 """
 
 from __future__ import annotations
@@ -18,15 +20,72 @@ if TYPE_CHECKING:          # for annotations only: the functions import keras wh
     import keras
 
 
-def split_at(model: keras.Model, layer: str) -> tuple[keras.Model, list]:
-    """`model` cut after the layer named `layer`: a model from the input to that layer's output, and the layers after it."""
+def layer_chain(model: keras.Model) -> list:
+    """The layers of `model` in order, nested models opened into their own layers (input layers left out)."""
     import keras
 
-    names = [each.name for each in model.layers]
+    chain = []
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            chain.extend(layer_chain(layer))
+        elif not isinstance(layer, keras.layers.InputLayer):
+            chain.append(layer)
+    return chain
+
+
+def split_at(model: keras.Model, layer: str) -> tuple[list, list]:
+    """The layers of `model`'s chain up to and including the one named `layer`, and the layers after it."""
+    chain = layer_chain(model)
+    names = [each.name for each in chain]
     if layer not in names:
         raise ValueError(f"model {model.name!r} has no layer {layer!r}; its layers are {names}")
-    inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs     # one tensor in, as callers pass it
-    return keras.Model(inputs, model.get_layer(layer).output), model.layers[names.index(layer) + 1:]
+    cut = names.index(layer) + 1
+    return chain[:cut], chain[cut:]
+
+
+def run_chain(layers: list, inputs):
+    """`inputs` through `layers` one after the other, in inference mode."""
+    for layer in layers:
+        try:
+            inputs = layer(inputs, training=False)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"layer {layer.name!r} cannot take the previous layer's output alone: the model is "
+                             "not a chain of layers (it branches or merges)") from error
+    return inputs
+
+
+def check_chain(model: keras.Model, images: np.ndarray, outputs) -> None:
+    """Raise unless `outputs`, computed layer by layer, equal `model`'s own outputs on `images` (a chain has no branches)."""
+    from keras import ops
+
+    expected = ops.convert_to_numpy(model(images, training=False))
+    if not np.allclose(ops.convert_to_numpy(outputs), expected, rtol=1e-4, atol=1e-5):
+        raise ValueError(f"model {model.name!r} is not a chain of layers (it branches or merges): "
+                         "its layers one after the other do not compute its output")
+
+
+def activations(model: keras.Model, image: np.ndarray, layers: list[str]) -> dict[str, np.ndarray]:
+    """What each named layer of a chain model outputs for one image (height, width[, channels]), by layer name."""
+    from keras import ops
+
+    image = np.asarray(image, np.float32)
+    expected = tuple(model.inputs[0].shape[1:])
+    if image.shape != expected:
+        raise ValueError(f"image must have the model's input shape {expected} (one image, no batch axis), "
+                         f"got {image.shape}")
+    if not layers:
+        raise ValueError("layers is empty: name at least one layer")
+    chain = layer_chain(model)
+    names = [each.name for each in chain]
+    missing = [name for name in layers if name not in names]
+    if missing:
+        raise ValueError(f"model {model.name!r} has no layer {missing}; its layers are {names}")
+    outputs, values = {}, image[None]
+    for layer in chain[:max(names.index(name) for name in layers) + 1]:
+        values = run_chain([layer], values)
+        if layer.name in layers:
+            outputs[layer.name] = ops.convert_to_numpy(values)[0]
+    return {name: outputs[name] for name in layers}
 
 
 def class_logits(head, features):
@@ -56,18 +115,17 @@ def grad_cam(model: keras.Model, images: np.ndarray, layer: str, classes: np.nda
         raise ValueError(f"images must be a batch (n, height, width, channels), got shape {images.shape}")
     if classes is not None and np.shape(classes) != (len(images),):
         raise ValueError(f"classes must give one class per image ({len(images)}), got shape {np.shape(classes)}")
-    to_maps, rest = split_at(model, layer)
+    before, rest = split_at(model, layer)
     if not rest:
         raise ValueError(f"{layer!r} is the last layer: Grad-CAM needs a convolution before the classifier")
     with tf.GradientTape() as tape:
-        maps = to_maps(images, training=False)
+        maps = run_chain(before, tf.constant(images))
         tape.watch(maps)
-        features = maps
-        for later in rest[:-1]:
-            features = later(features, training=False)
+        features = run_chain(rest[:-1], maps)
         logits = class_logits(rest[-1], features)
         chosen = tf.argmax(logits, axis=-1) if classes is None else tf.constant(classes, tf.int64)
         scores = tf.gather(logits, chosen, batch_dims=1)
+    check_chain(model, images, rest[-1](features, training=False))
     gradients = tape.gradient(scores, maps)
     if maps.shape.rank != 4:
         raise ValueError(f"{layer!r} outputs shape {maps.shape}, not feature maps (n, height, width, channels)")
@@ -117,4 +175,4 @@ def reinitialized(model: keras.Model, seed: int) -> keras.Model:
                 value["config"]["seed"] = next(seeds)         # a seeded initializer draws the same weights every time
         return layer.__class__.from_config(config)
 
-    return keras.models.clone_model(model, clone_function=fresh)
+    return keras.models.clone_model(model, clone_function=fresh, recursive=True)

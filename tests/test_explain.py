@@ -119,3 +119,60 @@ def test_reinitialized_draws_new_weights_reproducibly_without_touching_global_st
     assert [w.shape for w in weights] == [w.shape for w in model.get_weights()]
     with pytest.raises(ValueError, match="seed"):
         explain.reinitialized(model, -1)
+
+
+def test_grad_cam_opens_nested_models_and_follows_layers_shared_with_another_model():
+    import keras
+
+    inner = pixel_model()
+    nested = keras.Sequential([keras.Input(shape=(8, 8, 1)), keras.Sequential(inner.layers[:1], name="features"),
+                               *inner.layers[1:]])
+    cams, _ = explain.grad_cam(nested, images(), "copy", np.zeros(3, int))
+    np.testing.assert_allclose(cams, images()[..., 0] / 64, rtol=1e-5)
+    # the same convolution reused on 16x16 images: its .output belongs to the first model, the chain does not
+    bigger = keras.Sequential([keras.Input(shape=(16, 16, 1)), inner.get_layer("copy"),
+                               keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(2)])
+    cams, _ = explain.grad_cam(bigger, np.ones((2, 16, 16, 1), np.float32), "copy")
+    assert cams.shape == (2, 16, 16)
+
+
+def test_grad_cam_refuses_a_model_whose_layers_in_order_do_not_compute_its_output():
+    import keras
+
+    inputs = keras.Input(shape=(8, 8, 1))
+    conv = keras.layers.Conv2D(1, 1, name="conv")
+    twice = keras.Model(inputs, keras.layers.Dense(2, name="head")(keras.layers.Flatten()(conv(conv(inputs)))))
+    with pytest.raises(ValueError, match="not a chain of layers"):                    # a layer called twice
+        explain.grad_cam(twice, images(), "conv")
+    branch = keras.layers.Conv2D(1, 1, name="branch")(inputs)
+    merged = keras.layers.Add(name="add")([keras.layers.Conv2D(1, 1, name="main")(inputs), branch])
+    branching = keras.Model(inputs, keras.layers.Dense(2, name="head")(keras.layers.Flatten()(merged)))
+    with pytest.raises(ValueError, match="not a chain of layers"):                    # two inputs to one layer
+        explain.grad_cam(branching, images(), "main")
+
+
+def test_activations_returns_each_named_layer_for_one_image():
+    import keras
+
+    model = keras.Sequential([keras.Input(shape=(8, 8, 1)), keras.layers.Conv2D(3, 3, name="conv"),
+                              keras.layers.MaxPooling2D(2, name="pool"), keras.layers.Flatten(), keras.layers.Dense(2)])
+    image = images(1)[0]
+    maps = explain.activations(model, image, ["pool", "conv"])
+    assert list(maps) == ["pool", "conv"] and maps["conv"].shape == (6, 6, 3) and maps["pool"].shape == (3, 3, 3)
+    np.testing.assert_allclose(maps["pool"], keras.ops.convert_to_numpy(model.get_layer("pool")(maps["conv"][None]))[0])
+    with pytest.raises(ValueError, match="input shape"):
+        explain.activations(model, images(1), ["conv"])
+    with pytest.raises(ValueError, match="no layer"):
+        explain.activations(model, image, ["conv_7"])
+    with pytest.raises(ValueError, match="empty"):
+        explain.activations(model, image, [])
+
+
+def test_reinitialized_opens_nested_models():
+    import keras
+
+    inner = keras.Sequential([keras.Input(shape=(8, 8, 1)), keras.layers.Conv2D(4, 3, name="conv")], name="inner")
+    model = keras.Sequential([keras.Input(shape=(8, 8, 1)), inner, keras.layers.Flatten(), keras.layers.Dense(3)])
+    first, again = explain.reinitialized(model, 3), explain.reinitialized(model, 3)
+    assert all(np.array_equal(a, b) for a, b in zip(first.get_weights(), again.get_weights()))
+    assert not np.array_equal(first.get_weights()[0], model.get_weights()[0])

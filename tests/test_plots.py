@@ -302,3 +302,49 @@ def test_show_on_one_scale_bad_input():
         plots.show_on_one_scale([])
     with pytest.raises(ValueError, match=r"arrays\[0\] must have shape \(height, width\)"):
         plots.show_on_one_scale([np.zeros((2, 2, 3))])
+
+
+def test_show_activations_gives_each_layer_its_own_scale_and_colour_bar(rng):
+    maps = {"conv_1": rng.random((6, 6, 12)) * 4, "conv_2": rng.normal(size=(3, 3, 2))}
+    maps["conv_2"][0, 0, 1] = -7.0                             # a signed layer: diverging colours, limits ±7
+    fig = plots.show_activations(maps, channels=8)
+    first, second = fig.subfigs
+    shown = [ax for ax in first.axes if ax.images and ax.get_title()]
+    assert len(shown) == 8 and [ax.get_title() for ax in shown] == [str(i) for i in range(8)]
+    assert {ax.images[0].get_clim() for ax in shown} == {(0.0, float(maps["conv_1"][..., :8].max()))}
+    signed = [ax for ax in second.axes if ax.images and ax.get_title()]
+    assert len(signed) == 2 and signed[0].images[0].get_clim() == (-7.0, 7.0)
+    assert signed[0].images[0].get_cmap().name == "RdBu_r"
+    assert [ax.get_ylabel() for ax in fig.axes].count("activation") == 2
+    assert "8 of 12 channels, 6x6" in first.get_suptitle()
+
+
+def test_show_activations_bad_input():
+    with pytest.raises(ValueError, match="nothing to show"):
+        plots.show_activations({})
+    with pytest.raises(ValueError, match=r"maps\['a'\] must be \(height, width, channels\)"):
+        plots.show_activations({"a": np.zeros((4, 4))})
+    with pytest.raises(ValueError, match="channels must be"):
+        plots.show_activations({"a": np.zeros((4, 4, 2))}, channels=0)
+
+
+def test_show_heatmaps_overlays_each_map_scaled_to_its_maximum(rng):
+    images = [rng.random((8, 8)), rng.integers(0, 255, (8, 8, 3), dtype=np.uint8)]
+    maps = [np.arange(64.0).reshape(8, 8), np.zeros((8, 8))]
+    fig = plots.show_heatmaps(images, maps, ["a", "b"], suptitle="where")
+    panels = [ax for ax in fig.axes if ax.get_title() in ("a", "b")]
+    assert len(panels) == 2 and all(len(ax.images) == 2 for ax in panels)
+    assert panels[0].images[1].get_array().max() == 1.0                # scaled to its own maximum
+    assert panels[1].images[1].get_array().max() == 0.0                # an empty map stays empty
+    assert [ax.get_ylabel() for ax in fig.axes].count("map / its maximum") == 1
+
+
+def test_show_heatmaps_bad_input(rng):
+    with pytest.raises(ValueError, match="as many maps as images"):
+        plots.show_heatmaps([rng.random((8, 8))], [])
+    with pytest.raises(ValueError, match="titles"):
+        plots.show_heatmaps([rng.random((8, 8))], [np.zeros((8, 8))], ["a", "b"])
+    with pytest.raises(ValueError, match="height and width"):
+        plots.show_heatmaps([rng.random((8, 8))], [np.zeros((4, 4))])
+    with pytest.raises(ValueError, match=">= 0"):
+        plots.show_heatmaps([rng.random((8, 8))], [-np.ones((8, 8))])
