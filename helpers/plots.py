@@ -434,50 +434,53 @@ def show_augmented(image: np.ndarray, augmentation, count: int = 8, title: str =
                        suptitle=title)
 
 
-def show_activations(maps: Mapping[str, np.ndarray], channels: int = 8, size: float = 1.2,
-                     suptitle: str = "") -> Figure:
-    """Each layer's first `channels` feature maps (height, width, channels) in a row, on one colour scale per layer."""
+def show_activations(maps: Mapping[str, np.ndarray], channels: int = 8, ncols: int = 8, size: float = 1.2,
+                     suptitle: str = "", label: str = "activation") -> Figure:
+    """Each layer's first `channels` feature maps (height, width, channels), `ncols` a row, on one colour scale per layer."""
     if not maps:
         raise ValueError("maps is empty: nothing to show")
-    if not isinstance(channels, (int, np.integer)) or channels < 1:
-        raise ValueError(f"channels must be an int >= 1, got {channels!r}")
+    for value, name in ((channels, "channels"), (ncols, "ncols")):
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name} must be an int >= 1, got {value!r}")
     rows = {}
     for name, values in maps.items():
         values = np.asarray(values, dtype=float)
         if values.ndim != 3:
             raise ValueError(f"maps[{name!r}] must be (height, width, channels) for one image, got shape {values.shape}")
-        rows[name] = values
-    ncols = min(channels, max(values.shape[-1] for values in rows.values()))
-    fig = plt.figure(figsize=(size * ncols + 1.2, (size + 0.45) * len(rows) + (0.4 if suptitle else 0)),
+        rows[name] = values[..., :channels]
+    ncols = min(ncols, max(values.shape[-1] for values in rows.values()))
+    lines = [math.ceil(values.shape[-1] / ncols) for values in rows.values()]
+    fig = plt.figure(figsize=(size * ncols + 1.2, sum(size * n + 0.45 for n in lines) + (0.4 if suptitle else 0)),
                      layout="constrained")
-    for subfigure, (name, values) in zip(np.atleast_1d(fig.subfigures(len(rows), 1)), rows.items()):
-        shown = values[..., :channels]
+    subfigures = np.atleast_1d(fig.subfigures(len(rows), 1, height_ratios=[size * n + 0.45 for n in lines]))
+    for subfigure, n_lines, (name, shown) in zip(subfigures, lines, rows.items()):
         signed = bool(shown.min() < 0)
         limit = float(np.abs(shown).max()) or 1.0
         vmin, vmax, cmap = (-limit, limit, "RdBu_r") if signed else (0.0, float(shown.max()) or 1.0, "magma")
-        axes = subfigure.subplots(1, ncols, squeeze=False)[0]
+        axes = subfigure.subplots(n_lines, ncols, squeeze=False).ravel()
         for index, ax in enumerate(axes):
             if index < shown.shape[-1]:
                 _imshow(ax, shown[..., index], str(index), cmap, vmin, vmax)
             else:
                 ax.axis("off")
-        subfigure.colorbar(axes[0].images[0], ax=axes, shrink=0.9, label="activation")
-        subfigure.suptitle(f"{name}: {shown.shape[-1]} of {values.shape[-1]} channels, "
-                           f"{values.shape[0]}x{values.shape[1]}", fontsize=10)
+        subfigure.colorbar(axes[0].images[0], ax=axes, shrink=0.9, label=label)
+        subfigure.suptitle(f"{name}: {shown.shape[-1]} of {np.shape(maps[name])[-1]} channels, "
+                           f"{shown.shape[0]}x{shown.shape[1]}", fontsize=10)
     if suptitle:
         fig.suptitle(suptitle)
     return fig
 
 
 def show_heatmaps(images: Sequence[np.ndarray], maps: Sequence[np.ndarray], titles: Sequence[str] | None = None,
-                  ncols: int = 5, size: float = 2.0, suptitle: str = "") -> Figure:
-    """Each map (height, width, >= 0) over its gray or colour image, scaled to its own maximum, with one colour bar."""
+                  ncols: int = 5, size: float = 2.0, suptitle: str = "", shared: bool = False) -> Figure:
+    """Each map (height, width, >= 0) over its gray or colour image, scaled to its own maximum (shared=True: to the largest map's)."""
     if len(images) == 0 or len(images) != len(maps):
         raise ValueError(f"need as many maps as images, at least one: got {len(images)} images and {len(maps)} maps")
     if titles is not None and len(titles) != len(images):
         raise ValueError(f"got {len(images)} images but {len(titles)} titles")
     ncols = max(1, min(ncols, len(images)))
     nrows = math.ceil(len(images) / ncols)
+    largest = max(float(np.max(heat)) for heat in maps)
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols + 1.0, size * nrows + (0.4 if suptitle else 0)),
                              squeeze=False, layout="constrained")
     for index, ax in enumerate(axes.flat):
@@ -490,9 +493,10 @@ def show_heatmaps(images: Sequence[np.ndarray], maps: Sequence[np.ndarray], titl
             raise ValueError(f"maps[{index}] must be >= 0 with the image's height and width {image.shape[:2]}, "
                              f"got shape {heat.shape}")
         _imshow(ax, image, titles[index] if titles else "", "gray" if image.ndim == 2 or image.shape[2] == 1 else None)
-        peak = heat.max()
+        peak = largest if shared else heat.max()
         ax.imshow(heat / peak if peak > 0 else heat, cmap="jet", vmin=0, vmax=1, alpha=0.45)
-    fig.colorbar(plt.cm.ScalarMappable(cmap="jet"), ax=axes, shrink=0.8, label="map / its maximum")
+    fig.colorbar(plt.cm.ScalarMappable(cmap="jet"), ax=axes, shrink=0.8,
+                 label="map / the largest map's maximum" if shared else "map / its maximum")
     if suptitle:
         fig.suptitle(suptitle)
     return fig

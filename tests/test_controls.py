@@ -102,3 +102,31 @@ def test_show_augmented_draws_the_original_and_its_variants():
         plots.show_augmented(image, flip, count=0)
     with pytest.raises(ValueError, match="shape"):
         plots.show_augmented(image, keras.layers.Resizing(8, 8), count=2)
+
+
+def test_a_grad_cam_class_picker_redraws_the_evidence_for_the_chosen_class(monkeypatch, shown):
+    import ipywidgets
+    import keras
+
+    from helpers import explain
+
+    monkeypatch.delenv(controls.HEADLESS_ENV, raising=False)
+    copy = keras.layers.Conv2D(1, 1, use_bias=False, name="copy")
+    head = keras.layers.Dense(2, name="head")
+    model = keras.Sequential([keras.Input(shape=(8, 8, 1)), copy, keras.layers.Flatten(), head])
+    copy.set_weights([np.ones((1, 1, 1, 1), np.float32)])
+    head.set_weights([np.tile([[1.0, -1.0]], (64, 1)).astype(np.float32), np.zeros(2, np.float32)])
+    images = np.random.default_rng(0).uniform(0.1, 1, (3, 8, 8, 1)).astype(np.float32)
+    drawn = []
+
+    def evidence_for(target: str):                     # as chapter 05's picker: maps of one class, one scale
+        maps, _ = explain.grad_cam(model, images, "copy", np.full(3, ["more", "less"].index(target)))
+        drawn.append(plots.show_heatmaps(images, maps, shared=True))
+        plt.close(drawn[-1])
+
+    menu = ipywidgets.Dropdown(options=["more", "less"], value="more")
+    controls.live(evidence_for, {"target": menu})
+    menu.value = "less"
+    overlays = [[ax.images[1].get_array().max() for ax in fig.axes if len(ax.images) == 2] for fig in drawn]
+    assert len(overlays) == 2 and max(overlays[0]) == 1.0 and min(overlays[0]) > 0.5   # evidence on every image
+    assert overlays[1] == [0.0, 0.0, 0.0]                             # a negative weight: ReLU leaves nothing

@@ -326,6 +326,14 @@ def test_show_activations_bad_input():
         plots.show_activations({"a": np.zeros((4, 4))})
     with pytest.raises(ValueError, match="channels must be"):
         plots.show_activations({"a": np.zeros((4, 4, 2))}, channels=0)
+    with pytest.raises(ValueError, match="ncols must be"):
+        plots.show_activations({"a": np.zeros((4, 4, 2))}, ncols=True)
+
+
+def test_show_activations_wraps_a_layer_s_channels_into_rows(rng):
+    fig = plots.show_activations({"conv": rng.random((4, 4, 20))}, channels=16, ncols=8)
+    shown = [ax for ax in fig.subfigs[0].axes if ax.images and ax.get_title()]
+    assert len(shown) == 16 and len([ax for ax in fig.subfigs[0].axes if ax.get_ylabel() == "activation"]) == 1
 
 
 def test_show_heatmaps_overlays_each_map_scaled_to_its_maximum(rng):
@@ -337,6 +345,10 @@ def test_show_heatmaps_overlays_each_map_scaled_to_its_maximum(rng):
     assert panels[0].images[1].get_array().max() == 1.0                # scaled to its own maximum
     assert panels[1].images[1].get_array().max() == 0.0                # an empty map stays empty
     assert [ax.get_ylabel() for ax in fig.axes].count("map / its maximum") == 1
+    together = plots.show_heatmaps(images, [maps[0], maps[0] / 4], shared=True)
+    overlays = [ax.images[1].get_array().max() for ax in together.axes if len(ax.images) == 2]
+    assert overlays == [1.0, 0.25]                                      # one scale: the weaker map stays weaker
+    assert [ax.get_ylabel() for ax in together.axes].count("map / the largest map's maximum") == 1
 
 
 def test_show_heatmaps_bad_input(rng):
