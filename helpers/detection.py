@@ -1,5 +1,8 @@
 """Object detection helpers: boxes and IoU, matching detections to ground truth, drawing, and loading detectors.
 
+Drawing covers boxes on an image (`draw_boxes`) and, for a score-threshold slider, the boxes kept at one
+threshold beside recall and precision at every threshold (`show_score_threshold`).
+
 Boxes follow TensorFlow's convention, [ymin, xmin, ymax, xmax]: rows first, the top edge is ymin, and
 normalized boxes are fractions of the image height and width. Detectors (TF-Hub's Faster R-CNN, or the
 course's exported digit detector) are loaded with `tensorflow_hub.load` through `load_hub_model`,
@@ -18,12 +21,16 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .config import OFFLINE_ENV, is_offline
 from .downloads import DEFAULT_TIMEOUT_S, GO_ONLINE, RECONNECT, NotAvailableError, diagnose, socket_timeout
 from .paths import shown
+
+if TYPE_CHECKING:          # for annotations only
+    from matplotlib.figure import Figure
 
 FASTER_RCNN_HANDLE = ("https://www.kaggle.com/models/google/faster-rcnn-inception-resnet-v2/TensorFlow1/"
                       "faster-rcnn-openimages-v4-inception-resnet-v2/1")
@@ -189,6 +196,63 @@ def table(result: dict[str, np.ndarray], height: int, width: int) -> str:
     for entity, score, box in zip(result["detection_class_entities"], result["detection_scores"], boxes):
         rows.append(f"{entity:<12} {score:5.2f}   " + " ".join(f"{v:5.0f}" for v in box))
     return "\n".join(rows)
+
+
+THRESHOLD_CURVE_STEPS = 101   # thresholds 0, 0.01, ..., 1 on the recall and precision curves
+MAX_LABELLED = 12              # a scene panel labels its boxes only up to this many; more are thin outlines
+
+
+def show_score_threshold(min_score: float, scenes: Sequence, results: Sequence[dict], found,
+                         names: Sequence[str] = ()) -> Figure:
+    """The boxes scoring >= `min_score` on a few scenes (hits yellow, false red) beside recall and precision against the threshold.
+
+    `results` are a digit detector's outputs on `scenes` (`as_numpy` dicts, computed once) and `found` is
+    `digit_detector.detect_all` over every scene evaluated: a new threshold only filters them, the detector
+    does not run again. A hit is what `match_flags` counts, recall and precision are
+    `digit_detector.recall_precision`'s, over all of `found`'s scenes; the dashed line marks `min_score`.
+    """
+    import matplotlib.pyplot as plt
+
+    from .digit_detector import Detections, recall_precision
+
+    if isinstance(min_score, bool) or not isinstance(min_score, (int, float, np.number)) or not 0 <= min_score <= 1:
+        raise ValueError(f"min_score must be a number in [0, 1], got {min_score!r}")
+    if not 1 <= len(scenes) <= 3:
+        raise ValueError(f"show 1 to 3 scenes beside the curves, got {len(scenes)}")
+    if len(results) != len(scenes):
+        raise ValueError(f"need one detector result per scene, got {len(results)} results for {len(scenes)} scenes")
+    names = list(names) or [f"scene {i}" for i in range(len(scenes))]
+    if len(names) != len(scenes):
+        raise ValueError(f"need one name per scene, got {len(names)} names for {len(scenes)} scenes")
+    if not isinstance(found, Detections):
+        raise TypeError(f"found must be the Detections of digit_detector.detect_all, got {type(found).__name__}")
+    fig, axes = plt.subplots(1, len(scenes) + 1, figsize=(4.3 * (len(scenes) + 1), 5.0))
+    for ax, scene, result, name in zip(axes, scenes, results, names):
+        kept = above(result, min_score)
+        digits = [int(label) - 1 for label in kept["detection_class_labels"]]    # labels count from 1
+        hits = match_flags(kept["detection_boxes"], digits, scene.boxes, list(scene.labels))
+        few = len(hits) <= MAX_LABELLED
+        draw_boxes(scene.image, kept["detection_boxes"], list(kept["detection_class_entities"]) if few else (),
+                   kept["detection_scores"] if few else (), colour=["yellow" if h else "red" for h in hits], ax=ax,
+                   linewidth=2.0 if few else 0.8, alpha=1.0 if few else 0.6,
+                   title=f"{name}: {len(scene.labels)} digits\n{len(hits)} boxes: {hits.sum()} hits, "
+                         f"{(~hits).sum()} false (red)")
+        ax.title.set_fontsize(10)
+    thresholds = np.union1d(np.linspace(0, 1, THRESHOLD_CURVE_STEPS), [min_score])
+    curve = [recall_precision(found, t) for t in thresholds]
+    at = recall_precision(found, min_score)
+    curves = axes[-1]
+    curves.plot(thresholds, [c["recall"] for c in curve], label="recall")
+    curves.plot(thresholds, [c["precision"] if c["detections"] else np.nan for c in curve], label="precision")
+    curves.axvline(min_score, color="C3", linestyle="--", label=f"score >= {min_score:.2f}")
+    curves.set(xlim=(-0.02, 1.02), ylim=(0, 1.02), xlabel="score threshold", ylabel=f"over all {len(found.seconds)} scenes")
+    curves.set_title("Recall and precision against the threshold", fontsize=10)
+    curves.legend(loc="lower center")
+    precision = f"precision {at['precision']:.3f}" if at["detections"] else "precision undefined (no box kept)"
+    fig.suptitle(f"Score >= {min_score:.2f}: recall {at['recall']:.3f}, {precision} over {len(found.seconds)} scenes "
+                 f"({at['digits']} digits, {at['detections']} boxes kept)")
+    fig.tight_layout()
+    return fig
 
 
 def prepare_image(image: object, max_side: int = 1024, verbose: bool = True) -> np.ndarray:

@@ -307,3 +307,91 @@ def test_kaggle_403_advice_names_the_known_issue():
 
 def test_output_dtypes_cover_the_output_keys():
     assert set(detection.OUTPUT_DTYPES) == set(detection.OUTPUT_KEYS)
+
+
+# --- the score-threshold view behind chapter 09's slider ------------------------------------------
+
+
+@pytest.fixture
+def threshold_view():
+    """Two scenes of two digits and the detections on them, best first, for show_score_threshold."""
+    from helpers.digit_detector import Detections
+    from helpers.scenes import Scene
+
+    truth = np.array([[0.1, 0.1, 0.3, 0.3], [0.6, 0.6, 0.8, 0.8]])
+    scenes = [Scene(np.zeros((40, 40, 3), np.float32), truth, np.array([3, 7])) for _ in range(2)]
+    boxes = np.array([[0.1, 0.1, 0.3, 0.3], [0.4, 0.0, 0.5, 0.1], [0.6, 0.6, 0.8, 0.8], [0.0, 0.8, 0.1, 0.9]])
+    scores = np.array([0.95, 0.6, 0.3, 0.01])
+    result = {"detection_boxes": boxes, "detection_scores": scores, "detection_class_labels": np.array([4, 2, 8, 5]),
+              "detection_class_entities": np.array(["digit 3", "digit 1", "digit 7", "digit 4"], dtype=object)}
+    hits = np.array([True, False, True, False])               # digit 3 and digit 7 on their true boxes
+    found = Detections(np.tile(scores, 2), np.tile(hits, 2), np.repeat([0, 1], 4), digits=4, seconds=np.ones(2))
+    return scenes, [result, result], found
+
+
+@pytest.mark.parametrize("min_score, drawn, colours", [(0.9, 1, ["yellow"]), (0.5, 2, ["yellow", "red"]),
+                                                        (0.0, 4, ["yellow", "red", "yellow", "red"])])
+def test_score_threshold_view_draws_the_boxes_that_pass(threshold_view, min_score, drawn, colours):
+    from matplotlib.colors import to_rgb
+
+    from helpers.digit_detector import recall_precision
+
+    scenes, results, found = threshold_view
+    fig = detection.show_score_threshold(min_score, scenes[:1], results[:1], found, ["scene A"])
+    scene_ax, curves = fig.axes
+    assert [patch.get_edgecolor()[:3] for patch in scene_ax.patches] == [to_rgb(c) for c in colours]
+    hits = colours.count("yellow")
+    assert scene_ax.get_title() == f"scene A: 2 digits\n{drawn} boxes: {hits} hits, {drawn - hits} false (red)"
+    at = recall_precision(found, min_score)
+    assert fig._suptitle.get_text() == (f"Score >= {min_score:.2f}: recall {at['recall']:.3f}, precision "
+                                        f"{at['precision']:.3f} over 2 scenes (4 digits, {2 * drawn} boxes kept)")
+    recall, precision, marker = curves.lines
+    assert list(marker.get_xdata()) == [min_score, min_score]                  # the dashed line at the threshold
+    at_marker = list(recall.get_xdata()).index(min_score)
+    assert recall.get_ydata()[at_marker] == at["recall"] and precision.get_ydata()[at_marker] == at["precision"]
+    plt.close(fig)
+
+
+def test_score_threshold_view_changes_with_the_threshold(threshold_view):
+    scenes, results, found = threshold_view
+    drawn = []
+    for min_score in (0.99, 0.9, 0.5, 0.2, 0.0):
+        fig = detection.show_score_threshold(min_score, scenes, results, found)
+        drawn.append([len(ax.patches) for ax in fig.axes[:2]])
+        assert [ax.get_title().split(":")[0] for ax in fig.axes[:2]] == ["scene 0", "scene 1"]
+        plt.close(fig)
+    assert drawn == [[0, 0], [1, 1], [2, 2], [3, 3], [4, 4]]                   # lower threshold, more boxes
+
+
+def test_score_threshold_view_with_no_box_kept_and_with_many(threshold_view, monkeypatch):
+    scenes, results, found = threshold_view
+    fig = detection.show_score_threshold(1.0, scenes[:1], results[:1], found)
+    assert "recall 0.000, precision undefined (no box kept)" in fig._suptitle.get_text()
+    assert np.isnan(fig.axes[1].lines[1].get_ydata()[-1])                      # no precision where nothing is kept
+    monkeypatch.setattr(detection, "MAX_LABELLED", 1)
+    fig = detection.show_score_threshold(0.5, scenes[:1], results[:1], found)  # 2 boxes: more than 1, so unlabelled
+    assert not fig.axes[0].texts and {patch.get_linewidth() for patch in fig.axes[0].patches} == {0.8}
+    plt.close("all")
+
+
+@pytest.mark.parametrize("change, error, message", [
+    ({"min_score": 1.5}, ValueError, r"min_score must be a number in \[0, 1\], got 1.5"),
+    ({"min_score": "0.5"}, ValueError, "min_score must be a number"),
+    ({"min_score": True}, ValueError, "min_score must be a number"),
+    ({"min_score": float("nan")}, ValueError, "min_score must be a number"),
+    ({"scenes": []}, ValueError, "show 1 to 3 scenes beside the curves, got 0"),
+    ({"scenes": "many"}, ValueError, "show 1 to 3 scenes beside the curves, got 4"),
+    ({"results": "one"}, ValueError, "need one detector result per scene, got 3 results for 2 scenes"),
+    ({"names": ["only one"]}, ValueError, "need one name per scene, got 1 names for 2 scenes"),
+    ({"found": {"detection_scores": []}}, TypeError, "found must be the Detections of digit_detector.detect_all"),
+])
+def test_score_threshold_view_rejects_bad_input(threshold_view, change, error, message):
+    scenes, results, found = threshold_view
+    arguments = {"min_score": 0.5, "scenes": scenes, "results": results, "found": found, "names": (), **change}
+    if arguments["scenes"] == "many":
+        arguments["scenes"] = arguments["results"] = scenes * 2
+    if arguments["results"] == "one":
+        arguments["results"] = results + results[:1]
+    with pytest.raises(error, match=message):
+        detection.show_score_threshold(**arguments)
+    plt.close("all")
