@@ -6,7 +6,7 @@ import nbformat
 import pytest
 
 from helpers.paths import project_root
-from tools import notebook_files
+from tools import markers, notebook_files
 from tools.execution import chapter_notebooks
 
 NOTEBOOKS = chapter_notebooks()
@@ -49,8 +49,9 @@ def test_first_cell_states_the_measured_times_that_the_readme_table_shows(path):
 def test_notebook_opens_with_title_and_setup(path):
     cells = nbformat.read(path, as_version=4).cells
     assert cells[0].cell_type == "markdown" and cells[0].source.startswith(f"# Chapter {path.name[:2]}")
-    first_code = code_cells(path)[0].source
-    assert "helpers.setup(" in first_code and first_code.startswith("# NBVAL_IGNORE_OUTPUT")
+    first_code = code_cells(path)[0]
+    assert "helpers.setup(" in first_code.source and markers.ignores_output(first_code), \
+        f"the set-up cell prints the versions and the device: tag it {markers.IGNORE_OUTPUT}"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
@@ -65,9 +66,10 @@ def test_notebook_has_asserts_and_stored_outputs_without_errors(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_notebook_avoids_known_traps(path):
     for cell in code_cells(path):
-        source = cell.source
-        assert "NBVAL_RAISES_EXCEPTION" not in source, "passes even if nothing is raised: assert it yourself"
-        assert "NBVAL_SKIP" not in source
+        source, tags = cell.source, markers.cell_tags(cell)
+        assert not {"nbval-raises-exception", "raises-exception"} & set(tags), \
+            "passes even if nothing is raised: assert it yourself"
+        assert "nbval-skip" not in tags
         lines = [line for line in source.splitlines() if line.strip()]
         assert not any(line.lstrip().startswith(("!", "%pip", "%sh", "%%bash")) for line in lines), \
             "no shell escapes: the notebooks run the same on every OS"
@@ -81,7 +83,7 @@ def test_notebook_avoids_known_traps(path):
 def test_at_most_a_third_of_code_cells_ignore_their_output(path):
     """nbval must check what the chapter teaches: training and timing cells are the exception."""
     cells = code_cells(path)
-    ignored = [cell for cell in cells if cell.source.lstrip().startswith("# NBVAL_IGNORE_OUTPUT")]
+    ignored = [cell for cell in cells if markers.ignores_output(cell)]
     assert 3 * len(ignored) <= len(cells), f"{len(ignored)} of {len(cells)} code cells ignore their output"
 
 
@@ -95,10 +97,20 @@ def test_setup_runs_before_tensorflow_is_imported(path):
     assert "from helpers.metrics" not in "".join(cell.source for cell in code_cells(path))
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_test_markers_are_cell_tags(path):
+    """nbval's markers live in cell tags, out of the code a learner reads (JupyterLab, the website)."""
+    commented = [index for index, cell in enumerate(nbformat.read(path, as_version=4).cells)
+                 if cell.cell_type == "code" and markers.comment_markers(cell.source)]
+    assert not commented, (f"cells {commented} carry '# NBVAL_...' comment lines: move them into tags with "
+                           f"`.venv/bin/python -m tools.markers notebooks/{path.name}`")
+
+
 def test_the_ignore_rule_counts_what_it_should(tmp_path):
     """The one-third rule really fails a notebook that ignores most of its cells."""
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("# NBVAL_IGNORE_OUTPUT\nx = 1"),
-                                               nbformat.v4.new_code_cell("# NBVAL_IGNORE_OUTPUT\ny = 2"),
+    tagged = {"tags": [markers.IGNORE_OUTPUT]}
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1", metadata=tagged),
+                                               nbformat.v4.new_code_cell("y = 2", metadata=tagged),
                                                nbformat.v4.new_code_cell("z = 3")])
     path = tmp_path / "01_demo.ipynb"
     nbformat.write(notebook, path)
