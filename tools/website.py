@@ -49,7 +49,8 @@ KOREAN_FONTS = ('"Course Korean", system-ui, "Noto Sans KR", "Apple SD Gothic Ne
 # The README's own words on the stored outputs, shown as a banner on every page.
 STORED_OUTPUTS = ("Outputs on these pages are the notebooks' stored outputs: fast mode, offline (4,000 MNIST digits; "
                   "the synthetic stand-in for the flower photos). Your own run, in full mode and online by default, "
-                  "trains on the full data sets and shows its own numbers.")
+                  "trains on the full data sets and shows its own numbers. Lines that only record numbers for the "
+                  "course's benchmark (marked # course plumbing in the notebooks) are left out of these pages.")
 
 
 class SiteError(RuntimeError):
