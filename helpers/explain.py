@@ -39,6 +39,9 @@ def split_at(model: keras.Model, layer: str) -> tuple[list, list]:
     names = [each.name for each in chain]
     if layer not in names:
         raise ValueError(f"model {model.name!r} has no layer {layer!r}; its layers are {names}")
+    if names.count(layer) > 1:
+        raise ValueError(f"model {model.name!r} has {names.count(layer)} layers named {layer!r} (nested models "
+                         "open into one chain): rename them to tell them apart")
     cut = names.index(layer) + 1
     return chain[:cut], chain[cut:]
 
@@ -80,6 +83,9 @@ def activations(model: keras.Model, image: np.ndarray, layers: list[str]) -> dic
     missing = [name for name in layers if name not in names]
     if missing:
         raise ValueError(f"model {model.name!r} has no layer {missing}; its layers are {names}")
+    repeated = [name for name in layers if names.count(name) > 1]
+    if repeated:
+        raise ValueError(f"model {model.name!r} has more than one layer named {repeated}: rename them to tell them apart")
     outputs, values = {}, image[None]
     for layer in chain[:max(names.index(name) for name in layers) + 1]:
         values = run_chain([layer], values)
@@ -159,7 +165,10 @@ def rank_correlations(first: np.ndarray, second: np.ndarray) -> np.ndarray:
 
 
 def reinitialized(model: keras.Model, seed: int) -> keras.Model:
-    """A model of `model`'s architecture with weights drawn afresh by its initializers, seeded from `seed` (no global state touched)."""
+    """A model of `model`'s architecture with weights drawn afresh by its initializers, seeded from `seed` (no global state touched).
+
+    A layer whose initializer is a constant (zeros, ones) gets that constant again, not random weights.
+    """
     import itertools
 
     import keras

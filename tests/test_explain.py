@@ -176,3 +176,15 @@ def test_reinitialized_opens_nested_models():
     first, again = explain.reinitialized(model, 3), explain.reinitialized(model, 3)
     assert all(np.array_equal(a, b) for a, b in zip(first.get_weights(), again.get_weights()))
     assert not np.array_equal(first.get_weights()[0], model.get_weights()[0])
+
+
+def test_a_layer_name_that_appears_twice_in_the_chain_is_refused():
+    import keras
+
+    inner = keras.Sequential([keras.Input(shape=(8, 8, 1)), keras.layers.Conv2D(1, 1, name="conv")], name="inner")
+    model = keras.Sequential([keras.Input(shape=(8, 8, 1)), inner, keras.layers.Conv2D(1, 1, name="conv"),
+                              keras.layers.Flatten(), keras.layers.Dense(2)])
+    with pytest.raises(ValueError, match="2 layers named 'conv'"):
+        explain.grad_cam(model, images(), "conv")
+    with pytest.raises(ValueError, match="more than one layer named"):
+        explain.activations(model, images(1)[0], ["conv"])
