@@ -19,6 +19,8 @@ import numpy as np
 if TYPE_CHECKING:          # for annotations only: the functions import keras when they run
     import keras
 
+CHAIN_CHECK_IMAGES = 16   # the chain's output is compared with the model's on this many images
+
 
 def layer_chain(model: keras.Model) -> list:
     """The layers of `model` in order, nested models opened into their own layers (input layers left out)."""
@@ -131,7 +133,7 @@ def grad_cam(model: keras.Model, images: np.ndarray, layer: str, classes: np.nda
         logits = class_logits(rest[-1], features)
         chosen = tf.argmax(logits, axis=-1) if classes is None else tf.constant(classes, tf.int64)
         scores = tf.gather(logits, chosen, batch_dims=1)
-    check_chain(model, images, rest[-1](features, training=False))
+    check_chain(model, images[:CHAIN_CHECK_IMAGES], rest[-1](features[:CHAIN_CHECK_IMAGES], training=False))
     gradients = tape.gradient(scores, maps)
     if maps.shape.rank != 4:
         raise ValueError(f"{layer!r} outputs shape {maps.shape}, not feature maps (n, height, width, channels)")
