@@ -434,12 +434,15 @@ def show_augmented(image: np.ndarray, augmentation, count: int = 8, title: str =
                        suptitle=title)
 
 
-def show_activations(maps: Mapping[str, np.ndarray], channels: int = 8, ncols: int = 8, size: float = 1.2,
-                     suptitle: str = "", label: str = "activation") -> Figure:
-    """Each layer's first `channels` feature maps (height, width, channels), `ncols` a row, on one colour scale per layer."""
+def show_activations(maps: Mapping[str, np.ndarray], channels: int | Mapping[str, int] = 8, ncols: int = 8,
+                     size: float = 1.2, suptitle: str = "", label: str = "activation") -> Figure:
+    """Each layer's first `channels` feature maps (or as many as channels[layer]), `ncols` a row, one colour scale per layer."""
     if not maps:
         raise ValueError("maps is empty: nothing to show")
-    for value, name in ((channels, "channels"), (ncols, "ncols")):
+    shown_channels = dict(channels) if isinstance(channels, Mapping) else {name: channels for name in maps}
+    if set(shown_channels) != set(maps):
+        raise ValueError(f"channels must name every layer of maps {list(maps)}, got {list(shown_channels)}")
+    for value, name in [*((count, f"channels[{layer!r}]") for layer, count in shown_channels.items()), (ncols, "ncols")]:
         if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
             raise ValueError(f"{name} must be an int >= 1, got {value!r}")
     rows = {}
@@ -447,7 +450,7 @@ def show_activations(maps: Mapping[str, np.ndarray], channels: int = 8, ncols: i
         values = np.asarray(values, dtype=float)
         if values.ndim != 3:
             raise ValueError(f"maps[{name!r}] must be (height, width, channels) for one image, got shape {values.shape}")
-        rows[name] = values[..., :channels]
+        rows[name] = values[..., :shown_channels[name]]
     ncols = min(ncols, max(values.shape[-1] for values in rows.values()))
     lines = [math.ceil(values.shape[-1] / ncols) for values in rows.values()]
     fig = plt.figure(figsize=(size * ncols + 1.2, sum(size * n + 0.45 for n in lines) + (0.4 if suptitle else 0)),

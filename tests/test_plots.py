@@ -324,16 +324,23 @@ def test_show_activations_bad_input():
         plots.show_activations({})
     with pytest.raises(ValueError, match=r"maps\['a'\] must be \(height, width, channels\)"):
         plots.show_activations({"a": np.zeros((4, 4))})
-    with pytest.raises(ValueError, match="channels must be"):
+    with pytest.raises(ValueError, match=r"channels\['a'\] must be an int >= 1"):
         plots.show_activations({"a": np.zeros((4, 4, 2))}, channels=0)
     with pytest.raises(ValueError, match="ncols must be"):
         plots.show_activations({"a": np.zeros((4, 4, 2))}, ncols=True)
+    with pytest.raises(ValueError, match="must name every layer"):
+        plots.show_activations({"a": np.zeros((4, 4, 2)), "b": np.zeros((4, 4, 2))}, channels={"a": 1})
+    with pytest.raises(ValueError, match=r"channels\['a'\] must be"):
+        plots.show_activations({"a": np.zeros((4, 4, 2))}, channels={"a": 0})
 
 
 def test_show_activations_wraps_a_layer_s_channels_into_rows(rng):
     fig = plots.show_activations({"conv": rng.random((4, 4, 20))}, channels=16, ncols=8)
     shown = [ax for ax in fig.subfigs[0].axes if ax.images and ax.get_title()]
     assert len(shown) == 16 and len([ax for ax in fig.subfigs[0].axes if ax.get_ylabel() == "activation"]) == 1
+    per_layer = plots.show_activations({"a": rng.random((4, 4, 20)), "b": rng.random((2, 2, 64))}, channels={"a": 20, "b": 8})
+    assert [len([ax for ax in sub.axes if ax.images and ax.get_title()]) for sub in per_layer.subfigs] == [20, 8]
+    assert "8 of 64 channels" in per_layer.subfigs[1].get_suptitle()
 
 
 def test_show_heatmaps_overlays_each_map_scaled_to_its_maximum(rng):
